@@ -1,0 +1,397 @@
+//! [`AllocBuffer`]: a fixed-capacity bump buffer over owned or borrowed memory.
+
+use core::alloc::Layout;
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+
+use crate::buffer::{Buffer, BufferStats};
+use crate::error::AllocError;
+
+/// The default capacity of [`AllocBuffer::new`]: 1 MiB.
+pub const DEFAULT_ALLOC_BUFFER_CAPACITY: usize = 1 << 20;
+
+/// Alignment of the memory [`AllocBuffer::with_capacity`] allocates (a cache line).
+#[cfg(feature = "alloc")]
+const OWNED_ALIGN: usize = 64;
+
+/// A fixed-capacity bump buffer.
+///
+/// Its memory is either owned ([`new`](AllocBuffer::new), [`with_capacity`](AllocBuffer::with_capacity),
+/// or taken from a `Vec<u8>` / `Box<[u8]>`) or borrowed from the caller for `'m` (a slice, an
+/// array, a `static`, uninitialised bytes), which needs no allocator at all.
+///
+/// When it is full, `try_*` allocations return [`AllocError::BufferFull`] (with what was asked,
+/// what was free and the capacity), the plain forms panic with that text, and the buffer is left
+/// unchanged.
+///
+/// ```
+/// use bumper::{AllocBuffer, Buffer};
+///
+/// let mut storage = [0u8; 256];
+/// let mut buf = AllocBuffer::from(&mut storage); // no heap involved
+/// let sum = buf.no_escape(|s| {
+///     let y = s.alloc_slice_copy(&[1i32, 2, 3]);
+///     y.iter_mut().for_each(|v| *v += 1);
+///     y.iter().sum::<i32>()
+/// });
+/// assert_eq!(sum, 9);
+/// ```
+pub struct AllocBuffer<'m> {
+    /// Start of the memory; all allocations are derived from this pointer.
+    start: NonNull<u8>,
+    capacity: usize,
+    /// Bytes from `start` to the bump position.
+    offset: usize,
+    owner: Owner,
+    _memory: PhantomData<&'m mut [MaybeUninit<u8>]>,
+}
+
+/// Who frees the memory when the buffer is dropped.
+#[derive(Clone, Copy)]
+enum Owner {
+    /// The caller lent it for `'m`.
+    Borrowed,
+    /// Allocated by `with_capacity` with this alignment.
+    #[cfg(feature = "alloc")]
+    Global { align: usize },
+    /// Taken from a `Vec<u8>` (the capacity is ours; the length was ignored).
+    #[cfg(feature = "alloc")]
+    Vec,
+    /// Taken from a `Box<[u8]>` or `Box<[MaybeUninit<u8>]>`.
+    #[cfg(feature = "alloc")]
+    Boxed,
+}
+
+// SAFETY: the buffer owns its memory exclusively (or holds the only `&mut` borrow of it), so
+// moving it to another thread moves all access with it; no thread-local state is involved.
+unsafe impl Send for AllocBuffer<'_> {}
+// SAFETY: every mutation takes `&mut self`; through `&self` only the position is read.
+unsafe impl Sync for AllocBuffer<'_> {}
+
+#[cfg(feature = "alloc")]
+impl AllocBuffer<'static> {
+    /// A buffer of [`DEFAULT_ALLOC_BUFFER_CAPACITY`] (1 MiB) bytes of owned memory.
+    ///
+    /// # Panics
+    ///
+    /// If the system allocator can't provide the memory (see [`try_with_capacity`](Self::try_with_capacity)).
+    pub fn new() -> Self {
+        Self::with_capacity(DEFAULT_ALLOC_BUFFER_CAPACITY)
+    }
+
+    /// A buffer of `capacity` bytes of owned, 64-byte aligned memory. The memory is not
+    /// initialised or touched, so the OS maps pages only as they are used.
+    ///
+    /// ```
+    /// let buf = bumper::AllocBuffer::with_capacity(4096);
+    /// assert_eq!((buf.capacity(), buf.used()), (4096, 0));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the system allocator can't provide the memory.
+    #[track_caller]
+    pub fn with_capacity(capacity: usize) -> Self {
+        match Self::try_with_capacity(capacity) {
+            Ok(buf) => buf,
+            Err(err) => crate::error::alloc_failed(err),
+        }
+    }
+
+    /// Like [`with_capacity`](Self::with_capacity), but returns an error instead of panicking.
+    ///
+    /// ```
+    /// use bumper::{AllocBuffer, AllocError};
+    /// assert_eq!(AllocBuffer::try_with_capacity(usize::MAX).unwrap_err(), AllocError::SizeOverflow);
+    /// ```
+    pub fn try_with_capacity(capacity: usize) -> Result<Self, AllocError> {
+        let layout =
+            Layout::from_size_align(capacity, OWNED_ALIGN).map_err(|_| AllocError::SizeOverflow)?;
+        let start = if capacity == 0 {
+            // A dangling, aligned pointer: nothing is ever read or written through it.
+            NonNull::new(core::ptr::without_provenance_mut(OWNED_ALIGN)).expect("non-zero address")
+        } else {
+            // SAFETY: the layout has a non-zero size.
+            let ptr = unsafe { alloc::alloc::alloc(layout) };
+            NonNull::new(ptr).ok_or(AllocError::OutOfMemory {
+                requested: capacity,
+            })?
+        };
+        Ok(Self::from_raw_parts(
+            start,
+            capacity,
+            Owner::Global { align: OWNED_ALIGN },
+        ))
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Default for AllocBuffer<'static> {
+    /// Same as [`AllocBuffer::new`].
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'m> AllocBuffer<'m> {
+    fn from_raw_parts(start: NonNull<u8>, capacity: usize, owner: Owner) -> Self {
+        AllocBuffer {
+            start,
+            capacity,
+            offset: 0,
+            owner,
+            _memory: PhantomData,
+        }
+    }
+
+    /// A buffer over memory the caller lends for `'m`. The bytes' values don't matter; they are
+    /// overwritten by allocations.
+    ///
+    /// ```
+    /// use core::mem::MaybeUninit;
+    /// let mut storage = [MaybeUninit::<u8>::uninit(); 64];
+    /// let buf = bumper::AllocBuffer::from_uninit(&mut storage);
+    /// assert_eq!(buf.capacity(), 64);
+    /// ```
+    pub fn from_uninit(memory: &'m mut [MaybeUninit<u8>]) -> Self {
+        let capacity = memory.len();
+        let start = NonNull::from(memory).cast::<u8>();
+        Self::from_raw_parts(start, capacity, Owner::Borrowed)
+    }
+
+    /// Bytes in the buffer.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Bytes from the start to the bump position (alignment padding included).
+    #[inline]
+    pub fn used(&self) -> usize {
+        self.offset
+    }
+
+    /// Bytes left after the bump position.
+    #[inline]
+    pub fn remaining(&self) -> usize {
+        self.capacity - self.offset
+    }
+
+    /// The address range of the buffer's memory; every allocation lies inside it.
+    pub fn memory_range(&self) -> core::ops::Range<usize> {
+        let start = self.start.as_ptr().addr();
+        start..start + self.capacity
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn full(&self, layout: Layout) -> AllocError {
+        AllocError::BufferFull {
+            requested: layout.size(),
+            align: layout.align(),
+            available: self.remaining(),
+            capacity: self.capacity,
+        }
+    }
+}
+
+impl<'m> From<&'m mut [MaybeUninit<u8>]> for AllocBuffer<'m> {
+    fn from(memory: &'m mut [MaybeUninit<u8>]) -> Self {
+        Self::from_uninit(memory)
+    }
+}
+
+impl<'m> From<&'m mut [u8]> for AllocBuffer<'m> {
+    /// A buffer over a byte slice lent for `'m` (its contents get overwritten).
+    fn from(memory: &'m mut [u8]) -> Self {
+        let capacity = memory.len();
+        Self::from_raw_parts(
+            NonNull::from(memory).cast::<u8>(),
+            capacity,
+            Owner::Borrowed,
+        )
+    }
+}
+
+impl<'m, const N: usize> From<&'m mut [u8; N]> for AllocBuffer<'m> {
+    /// A buffer over an array lent for `'m`, e.g. a `static mut` array taken once with
+    /// `&raw mut`, or a local one.
+    fn from(memory: &'m mut [u8; N]) -> Self {
+        Self::from(memory.as_mut_slice())
+    }
+}
+
+impl<'m, const N: usize> From<&'m mut [MaybeUninit<u8>; N]> for AllocBuffer<'m> {
+    fn from(memory: &'m mut [MaybeUninit<u8>; N]) -> Self {
+        Self::from_uninit(memory.as_mut_slice())
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl From<alloc::vec::Vec<u8>> for AllocBuffer<'static> {
+    /// Takes the vector's whole allocation (its capacity, not just its length) as the buffer.
+    fn from(vec: alloc::vec::Vec<u8>) -> Self {
+        let mut vec = core::mem::ManuallyDrop::new(vec);
+        let capacity = vec.capacity();
+        let start = NonNull::new(vec.as_mut_ptr()).expect("Vec pointers are never null");
+        Self::from_raw_parts(start, capacity, Owner::Vec)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl From<alloc::boxed::Box<[u8]>> for AllocBuffer<'static> {
+    fn from(memory: alloc::boxed::Box<[u8]>) -> Self {
+        let capacity = memory.len();
+        let start = NonNull::new(alloc::boxed::Box::into_raw(memory)).expect("Box is never null");
+        Self::from_raw_parts(start.cast::<u8>(), capacity, Owner::Boxed)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl From<alloc::boxed::Box<[MaybeUninit<u8>]>> for AllocBuffer<'static> {
+    fn from(memory: alloc::boxed::Box<[MaybeUninit<u8>]>) -> Self {
+        let capacity = memory.len();
+        let start = NonNull::new(alloc::boxed::Box::into_raw(memory)).expect("Box is never null");
+        Self::from_raw_parts(start.cast::<u8>(), capacity, Owner::Boxed)
+    }
+}
+
+impl Drop for AllocBuffer<'_> {
+    fn drop(&mut self) {
+        match self.owner {
+            Owner::Borrowed => {}
+            #[cfg(feature = "alloc")]
+            Owner::Global { align } => {
+                if self.capacity != 0 {
+                    // SAFETY: allocated in `try_with_capacity` with exactly this size and alignment.
+                    unsafe {
+                        alloc::alloc::dealloc(
+                            self.start.as_ptr(),
+                            Layout::from_size_align_unchecked(self.capacity, align),
+                        )
+                    }
+                }
+            }
+            #[cfg(feature = "alloc")]
+            Owner::Vec => {
+                // SAFETY: pointer and capacity come from a `Vec<u8>` we took apart; length 0
+                // because `u8` needs no drop.
+                drop(unsafe {
+                    alloc::vec::Vec::from_raw_parts(self.start.as_ptr(), 0, self.capacity)
+                })
+            }
+            #[cfg(feature = "alloc")]
+            Owner::Boxed => {
+                let slice = core::ptr::slice_from_raw_parts_mut(
+                    self.start.as_ptr().cast::<MaybeUninit<u8>>(),
+                    self.capacity,
+                );
+                // SAFETY: pointer and length come from `Box::into_raw` of a boxed byte slice
+                // (`MaybeUninit<u8>` has the layout of `u8`).
+                drop(unsafe { alloc::boxed::Box::from_raw(slice) })
+            }
+        }
+    }
+}
+
+/// A saved position of an [`AllocBuffer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllocCheckpoint {
+    /// Address of the buffer's memory: identifies the buffer.
+    base: usize,
+    offset: usize,
+}
+
+// SAFETY: allocations are disjoint sub-ranges of `start..start + capacity` past the previous
+// bump position, aligned as asked; the memory is behind a pointer, so it stays put when the
+// buffer moves; restore and reset only move `offset` back.
+unsafe impl Buffer for AllocBuffer<'_> {
+    type Checkpoint = AllocCheckpoint;
+
+    #[inline(always)]
+    fn try_alloc_layout(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        let base = self.start.as_ptr().addr();
+        // Cannot overflow: `base + capacity` is the end of a real (or dangling, capacity 0) object.
+        let position = base + self.offset;
+        let align_mask = layout.align() - 1;
+        let Some(aligned) = position.checked_add(align_mask).map(|p| p & !align_mask) else {
+            return Err(self.full(layout));
+        };
+        let start = aligned - base;
+        match start.checked_add(layout.size()) {
+            Some(end) if end <= self.capacity => {
+                self.offset = end;
+                // SAFETY: `start <= end <= capacity`, so the pointer stays inside (or one past)
+                // the buffer's memory and keeps its provenance; it is non-null because the base is.
+                Ok(unsafe { NonNull::new_unchecked(self.start.as_ptr().add(start)) })
+            }
+            _ => Err(self.full(layout)),
+        }
+    }
+
+    #[inline]
+    fn checkpoint(&self) -> AllocCheckpoint {
+        AllocCheckpoint {
+            base: self.start.as_ptr().addr(),
+            offset: self.offset,
+        }
+    }
+
+    #[inline]
+    unsafe fn restore(&mut self, checkpoint: AllocCheckpoint) {
+        if checkpoint.base != self.start.as_ptr().addr() || checkpoint.offset > self.offset {
+            bad_checkpoint(checkpoint, self.start.as_ptr().addr(), self.offset);
+        }
+        self.offset = checkpoint.offset;
+    }
+
+    #[inline]
+    fn reset(&mut self) {
+        self.offset = 0;
+    }
+
+    fn stats(&self) -> Option<BufferStats> {
+        Some(BufferStats {
+            used: self.offset,
+            capacity: self.capacity,
+            slabs: 1,
+            spare_slabs: 0,
+            big_allocations: 0,
+        })
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn bad_checkpoint(checkpoint: AllocCheckpoint, base: usize, offset: usize) -> ! {
+    if checkpoint.base != base {
+        panic!("AllocBuffer::restore: the checkpoint belongs to another buffer");
+    }
+    panic!(
+        "AllocBuffer::restore: the buffer was already restored or reset past this checkpoint \
+         (checkpoint at byte {}, buffer at byte {offset})",
+        checkpoint.offset
+    );
+}
+
+impl fmt::Debug for AllocBuffer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let owner = match self.owner {
+            Owner::Borrowed => "borrowed",
+            #[cfg(feature = "alloc")]
+            Owner::Global { .. } => "owned",
+            #[cfg(feature = "alloc")]
+            Owner::Vec => "owned (Vec)",
+            #[cfg(feature = "alloc")]
+            Owner::Boxed => "owned (Box)",
+        };
+        f.debug_struct("AllocBuffer")
+            .field("used", &self.offset)
+            .field("capacity", &self.capacity)
+            .field("memory", &owner)
+            .finish()
+    }
+}

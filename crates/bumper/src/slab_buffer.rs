@@ -1,0 +1,350 @@
+//! [`SlabBuffer`]: a bump buffer that grows by whole slabs and keeps them for reuse.
+
+use alloc::vec::Vec;
+use core::alloc::Layout;
+use core::fmt;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::buffer::{Buffer, BufferStats};
+use crate::error::AllocError;
+
+/// The default slab size: 1 MiB.
+pub const DEFAULT_SLAB_SIZE: usize = 1 << 20;
+
+/// Alignment of every slab. Requests aligned more than this get a separate allocation.
+const SLAB_ALIGN: usize = 64;
+
+/// Gives every `SlabBuffer` an identity, so a checkpoint of another buffer is recognised.
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+
+/// A growable bump buffer made of slabs of `SLAB_SIZE` bytes.
+///
+/// - Small requests are bumped out of the current slab; when it is full, the buffer moves to the
+///   next slab, allocating it only if it has never had one there.
+/// - Requests larger than half a slab (or aligned to more than 64 bytes) get a separate
+///   allocation from the system allocator, which the restore or reset that passes it frees. They
+///   don't move the bump position.
+/// - Slabs opened inside a scope are **kept** when the scope ends, so a loop whose scope crosses
+///   a slab boundary costs no system allocation per iteration.
+///   [`release_spare_slabs`](SlabBuffer::release_spare_slabs) gives the spares back.
+///
+/// Creating a `SlabBuffer` allocates nothing; the first slab is made on first use.
+///
+/// ```
+/// use bumper::{Buffer, SlabBuffer};
+///
+/// let mut buf: SlabBuffer = SlabBuffer::new(); // 1 MiB slabs
+/// let n = buf.no_escape(|s| {
+///     let big = s.alloc_slice_fill(1_000_000, 1u8); // > half a slab: its own allocation
+///     let small = s.alloc_slice_fill(10, 2u8); // bumped in the first slab
+///     big.len() + small.len()
+/// });
+/// assert_eq!(n, 1_000_010);
+/// assert_eq!(buf.stats().unwrap().big_allocations, 0); // freed by the scope's end
+/// ```
+pub struct SlabBuffer<const SLAB_SIZE: usize = DEFAULT_SLAB_SIZE> {
+    /// The bump position, with the provenance of the current slab.
+    cursor: *mut u8,
+    /// Start of the current slab (a dangling, aligned address before the first slab exists).
+    current_start: *mut u8,
+    /// Address of the end of the current slab.
+    end: usize,
+    /// Index of the current slab in `slabs`.
+    current: usize,
+    /// Every slab held: `slabs[..current]` are full, `slabs[current + 1..]` are spares.
+    slabs: Vec<NonNull<u8>>,
+    /// Separate allocations for big requests, oldest first.
+    big: Vec<(NonNull<u8>, Layout)>,
+    big_bytes: usize,
+    id: usize,
+}
+
+// SAFETY: the buffer exclusively owns its slabs and big allocations; the raw pointers are only
+// followed through `&mut self` or by holders of allocations it handed out.
+unsafe impl<const SLAB_SIZE: usize> Send for SlabBuffer<SLAB_SIZE> {}
+// SAFETY: `&self` methods only read the position and the bookkeeping vectors.
+unsafe impl<const SLAB_SIZE: usize> Sync for SlabBuffer<SLAB_SIZE> {}
+
+/// A saved position of a [`SlabBuffer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlabCheckpoint {
+    id: usize,
+    slab: usize,
+    offset: usize,
+    big: usize,
+}
+
+impl<const SLAB_SIZE: usize> SlabBuffer<SLAB_SIZE> {
+    const VALID_SLAB_SIZE: () = assert!(
+        SLAB_SIZE >= SLAB_ALIGN && SLAB_SIZE <= isize::MAX as usize / 2,
+        "SlabBuffer: SLAB_SIZE must be at least 64 bytes and at most isize::MAX / 2"
+    );
+
+    /// An empty buffer; the first slab is allocated on first use.
+    pub fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::VALID_SLAB_SIZE;
+        let sentinel = ptr::without_provenance_mut::<u8>(SLAB_ALIGN);
+        SlabBuffer {
+            cursor: sentinel,
+            current_start: sentinel,
+            end: SLAB_ALIGN,
+            current: 0,
+            slabs: Vec::new(),
+            big: Vec::new(),
+            big_bytes: 0,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The slab size in bytes.
+    pub const fn slab_size(&self) -> usize {
+        SLAB_SIZE
+    }
+
+    /// Bytes used: full slabs before the current one, the current slab up to the bump position,
+    /// and the big allocations.
+    pub fn used(&self) -> usize {
+        self.current * SLAB_SIZE + self.offset() + self.big_bytes
+    }
+
+    /// Bytes held: all slabs (spares included) and the big allocations.
+    pub fn capacity(&self) -> usize {
+        self.slabs.len() * SLAB_SIZE + self.big_bytes
+    }
+
+    /// Frees the slabs past the current one, kept for reuse since a scope that used them ended.
+    /// Returns how many were freed. Safe: spare slabs hold no live allocation.
+    ///
+    /// ```
+    /// use bumper::{Buffer, SlabBuffer};
+    ///
+    /// let mut buf: SlabBuffer<1024> = SlabBuffer::new();
+    /// buf.no_escape(|s| {
+    ///     for _ in 0..4 {
+    ///         s.alloc_slice_fill(400, 0u8);
+    ///     }
+    /// });
+    /// assert_eq!(buf.stats().unwrap().spare_slabs, 1);
+    /// assert_eq!(buf.release_spare_slabs(), 1);
+    /// assert_eq!(buf.stats().unwrap().slabs, 1);
+    /// ```
+    pub fn release_spare_slabs(&mut self) -> usize {
+        if self.slabs.is_empty() {
+            return 0;
+        }
+        let spares = self.slabs.len() - self.current - 1;
+        for slab in self.slabs.drain(self.current + 1..) {
+            // SAFETY: every slab was allocated by `open_next_slab` with `slab_layout()`, and
+            // spares hold no live allocation (the position is before them).
+            unsafe { alloc::alloc::dealloc(slab.as_ptr(), Self::slab_layout()) };
+        }
+        spares
+    }
+
+    #[inline]
+    fn offset(&self) -> usize {
+        self.cursor.addr() - self.current_start.addr()
+    }
+
+    fn slab_layout() -> Layout {
+        // Valid by `VALID_SLAB_SIZE`.
+        Layout::from_size_align(SLAB_SIZE, SLAB_ALIGN).expect("valid slab layout")
+    }
+
+    /// Makes `index` the current slab, positioned `offset` bytes in.
+    #[inline]
+    fn enter_slab(&mut self, index: usize, offset: usize) {
+        let start = self.slabs[index].as_ptr();
+        self.current = index;
+        self.current_start = start;
+        self.end = start.addr() + SLAB_SIZE;
+        // `offset <= SLAB_SIZE`: in bounds of the slab (or one past it).
+        self.cursor = start.wrapping_add(offset);
+    }
+
+    /// Everything but the in-slab bump: empty requests, big requests, moving to the next slab.
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        if layout.size() == 0 {
+            // Any aligned non-null pointer is valid for zero bytes.
+            return Ok(NonNull::new(ptr::without_provenance_mut(layout.align())).expect("non-zero"));
+        }
+        if layout.size() > SLAB_SIZE / 2 || layout.align() > SLAB_ALIGN {
+            return self.alloc_big(layout);
+        }
+        let next = if self.slabs.is_empty() {
+            0
+        } else {
+            self.current + 1
+        };
+        if next == self.slabs.len() {
+            self.slabs
+                .try_reserve(1)
+                .map_err(|_| AllocError::OutOfMemory {
+                    requested: SLAB_SIZE,
+                })?;
+            // SAFETY: the slab layout has a non-zero size (`VALID_SLAB_SIZE`).
+            let slab = unsafe { alloc::alloc::alloc(Self::slab_layout()) };
+            let slab = NonNull::new(slab).ok_or(AllocError::OutOfMemory {
+                requested: SLAB_SIZE,
+            })?;
+            self.slabs.push(slab);
+        }
+        self.enter_slab(next, 0);
+        // A fresh slab is aligned to `SLAB_ALIGN >= layout.align()` and has room for
+        // `layout.size() <= SLAB_SIZE / 2`, so the bump succeeds.
+        self.bump(layout).ok_or(AllocError::SizeOverflow)
+    }
+
+    fn alloc_big(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        let requested = layout.size();
+        self.big
+            .try_reserve(1)
+            .map_err(|_| AllocError::OutOfMemory { requested })?;
+        // SAFETY: the layout has a non-zero size (checked by the caller).
+        let ptr = NonNull::new(unsafe { alloc::alloc::alloc(layout) })
+            .ok_or(AllocError::OutOfMemory { requested })?;
+        self.big.push((ptr, layout));
+        self.big_bytes += requested;
+        Ok(ptr)
+    }
+
+    /// Frees the big allocations past the first `keep`, newest first.
+    fn free_big(&mut self, keep: usize) {
+        while self.big.len() > keep {
+            let (ptr, layout) = self.big.pop().expect("len > keep");
+            self.big_bytes -= layout.size();
+            // SAFETY: allocated by `alloc_big` with this layout; the caller's restore or reset
+            // ends its life.
+            unsafe { alloc::alloc::dealloc(ptr.as_ptr(), layout) };
+        }
+    }
+
+    /// The fast path: bump inside the current slab, or `None`.
+    #[inline(always)]
+    fn bump(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        let position = self.cursor.addr();
+        let align_mask = layout.align() - 1;
+        let aligned = position.checked_add(align_mask)? & !align_mask;
+        let new_end = aligned.checked_add(layout.size())?;
+        if new_end > self.end {
+            return None;
+        }
+        let result = self.cursor.wrapping_add(aligned - position);
+        self.cursor = self.cursor.wrapping_add(new_end - position);
+        // The cursor of a real slab is non-null; the sentinel (address 64) never reaches here
+        // with a non-zero size because its `end` equals its address.
+        NonNull::new(result)
+    }
+}
+
+impl<const SLAB_SIZE: usize> Default for SlabBuffer<SLAB_SIZE> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const SLAB_SIZE: usize> Drop for SlabBuffer<SLAB_SIZE> {
+    fn drop(&mut self) {
+        self.free_big(0);
+        for slab in self.slabs.drain(..) {
+            // SAFETY: every slab was allocated with `slab_layout()`; the buffer is going away, so
+            // no allocation from it is live (allocations borrow the buffer).
+            unsafe { alloc::alloc::dealloc(slab.as_ptr(), Self::slab_layout()) };
+        }
+    }
+}
+
+// SAFETY: bumped allocations are disjoint aligned ranges of the current slab past the position;
+// slabs and big allocations are separate heap blocks that never move and are freed only by
+// restore/reset past them (or drop); restore never frees a slab, and frees only big allocations
+// made after the checkpoint.
+unsafe impl<const SLAB_SIZE: usize> Buffer for SlabBuffer<SLAB_SIZE> {
+    type Checkpoint = SlabCheckpoint;
+
+    #[inline(always)]
+    fn try_alloc_layout(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        match self.bump(layout) {
+            Some(ptr) => Ok(ptr),
+            None => self.alloc_slow(layout),
+        }
+    }
+
+    #[inline]
+    fn checkpoint(&self) -> SlabCheckpoint {
+        SlabCheckpoint {
+            id: self.id,
+            slab: self.current,
+            offset: self.offset(),
+            big: self.big.len(),
+        }
+    }
+
+    #[inline]
+    unsafe fn restore(&mut self, cp: SlabCheckpoint) {
+        let same_slab = cp.slab == self.current;
+        if cp.id != self.id
+            || cp.big > self.big.len()
+            || cp.slab > self.current
+            || (same_slab && cp.offset > self.offset())
+        {
+            bad_checkpoint(cp, self.id);
+        }
+        if self.big.len() != cp.big {
+            self.free_big(cp.big);
+        }
+        if same_slab {
+            // `cp.offset <= offset <= SLAB_SIZE`: stays inside the current slab.
+            self.cursor = self.current_start.wrapping_add(cp.offset);
+        } else {
+            self.enter_slab(cp.slab, cp.offset);
+        }
+    }
+
+    fn reset(&mut self) {
+        self.free_big(0);
+        if !self.slabs.is_empty() {
+            self.enter_slab(0, 0);
+        }
+    }
+
+    fn stats(&self) -> Option<BufferStats> {
+        Some(BufferStats {
+            used: self.used(),
+            capacity: self.capacity(),
+            slabs: self.slabs.len(),
+            spare_slabs: self.slabs.len().saturating_sub(self.current + 1),
+            big_allocations: self.big.len(),
+        })
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn bad_checkpoint(cp: SlabCheckpoint, id: usize) -> ! {
+    if cp.id != id {
+        panic!("SlabBuffer::restore: the checkpoint belongs to another buffer");
+    }
+    panic!(
+        "SlabBuffer::restore: the buffer was already restored or reset past this checkpoint \
+         (checkpoint at slab {}, byte {})",
+        cp.slab, cp.offset
+    );
+}
+
+impl<const SLAB_SIZE: usize> fmt::Debug for SlabBuffer<SLAB_SIZE> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlabBuffer")
+            .field("slab_size", &SLAB_SIZE)
+            .field("used", &self.used())
+            .field("capacity", &self.capacity())
+            .field("slabs", &self.slabs.len())
+            .field("current_slab", &self.current)
+            .field("big_allocations", &self.big.len())
+            .finish()
+    }
+}
