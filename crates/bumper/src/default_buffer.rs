@@ -69,7 +69,7 @@ pub struct ErasedCheckpoint {
 }
 
 /// Checkpoints of buffers lent through [`with_buffer`] must fit in this many machine words.
-pub const ERASED_CHECKPOINT_WORDS: usize = 6;
+pub const ERASED_CHECKPOINT_WORDS: usize = 4;
 
 impl fmt::Debug for ErasedCheckpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -300,6 +300,48 @@ fn outer_scope_used() -> ! {
     )
 }
 
+/// The target buffer, borrowed for one operation.
+enum TargetMut<'a> {
+    Slab(&'a mut SlabBuffer),
+    Fixed(&'a mut AllocBuffer<'static>),
+    Lent(&'a mut dyn ErasedBuffer),
+}
+
+impl DefaultBuffer {
+    #[inline(always)]
+    fn target_mut(&mut self) -> TargetMut<'_> {
+        // SAFETY: the target outlives the handle (the thread slot owns it, or a `with_buffer`
+        // frame that encloses every handle made under it); handles are `!Send`, and the one
+        // borrow made here ends with the operation, which doesn't call back into another handle.
+        unsafe {
+            match self.target {
+                Target::Slab(p) => TargetMut::Slab(&mut *p.as_ptr()),
+                Target::Fixed(p) => TargetMut::Fixed(&mut *p.as_ptr()),
+                Target::Lent(p) => TargetMut::Lent(&mut *p.as_ptr()),
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn target_ref(&self) -> TargetRef<'_> {
+        // SAFETY: as in `target_mut`, for a shared borrow.
+        unsafe {
+            match self.target {
+                Target::Slab(p) => TargetRef::Slab(p.as_ref()),
+                Target::Fixed(p) => TargetRef::Fixed(p.as_ref()),
+                Target::Lent(p) => TargetRef::Lent(p.as_ref()),
+            }
+        }
+    }
+}
+
+/// The target buffer, borrowed shared for one operation.
+enum TargetRef<'a> {
+    Slab(&'a SlabBuffer),
+    Fixed(&'a AllocBuffer<'static>),
+    Lent(&'a dyn ErasedBuffer),
+}
+
 // SAFETY: every method forwards to the target buffer, which keeps the `Buffer` promises; the
 // target is valid while the handle lives (thread slot, or the `with_buffer` frame); the depth
 // check keeps outer handles from allocating into an inner scope's region.
@@ -309,60 +351,55 @@ unsafe impl Buffer for DefaultBuffer {
     #[inline(always)]
     fn try_alloc_layout(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         self.check_innermost();
-        // SAFETY (all arms): the target outlives the handle and is only reached through the
-        // innermost handle of this thread, one call at a time.
-        match self.target {
-            Target::Slab(p) => unsafe { (*p.as_ptr()).try_alloc_layout(layout) },
-            Target::Fixed(p) => unsafe { (*p.as_ptr()).try_alloc_layout(layout) },
-            Target::Lent(p) => unsafe { (*p.as_ptr()).erased_alloc(layout) },
+        match self.target_mut() {
+            TargetMut::Slab(b) => b.try_alloc_layout(layout),
+            TargetMut::Fixed(b) => b.try_alloc_layout(layout),
+            TargetMut::Lent(b) => b.erased_alloc(layout),
         }
     }
 
     #[inline]
     fn checkpoint(&self) -> DefaultCheckpoint {
-        self.check_innermost();
-        // SAFETY (all arms): as in `try_alloc_layout`; reading only.
-        match self.target {
-            Target::Slab(p) => DefaultCheckpoint::Slab(unsafe { p.as_ref() }.checkpoint()),
-            Target::Fixed(p) => DefaultCheckpoint::Fixed(unsafe { p.as_ref() }.checkpoint()),
-            Target::Lent(p) => DefaultCheckpoint::Lent(unsafe { p.as_ref() }.erased_checkpoint()),
+        // No depth check: reading the position is harmless, and restoring a checkpoint is
+        // `unsafe` with its own contract.
+        match self.target_ref() {
+            TargetRef::Slab(b) => DefaultCheckpoint::Slab(b.checkpoint()),
+            TargetRef::Fixed(b) => DefaultCheckpoint::Fixed(b.checkpoint()),
+            TargetRef::Lent(b) => DefaultCheckpoint::Lent(b.erased_checkpoint()),
         }
     }
 
     #[inline]
     unsafe fn restore(&mut self, checkpoint: DefaultCheckpoint) {
-        self.check_innermost();
-        // SAFETY (all arms): the caller keeps the restore contract; a checkpoint of the same
-        // variant came from the same target (handles of one thread see one target per depth).
-        match (self.target, checkpoint) {
-            (Target::Slab(p), DefaultCheckpoint::Slab(cp)) => unsafe { (*p.as_ptr()).restore(cp) },
-            (Target::Fixed(p), DefaultCheckpoint::Fixed(cp)) => unsafe {
-                (*p.as_ptr()).restore(cp)
-            },
-            (Target::Lent(p), DefaultCheckpoint::Lent(cp)) => unsafe {
-                (*p.as_ptr()).erased_restore(cp)
-            },
+        // A handle's target never changes, so a checkpoint of the matching variant came from
+        // this target; the rest of the contract is the caller's.
+        match (self.target_mut(), checkpoint) {
+            // SAFETY: see above.
+            (TargetMut::Slab(b), DefaultCheckpoint::Slab(cp)) => unsafe { b.restore(cp) },
+            // SAFETY: see above.
+            (TargetMut::Fixed(b), DefaultCheckpoint::Fixed(cp)) => unsafe { b.restore(cp) },
+            // SAFETY: see above.
+            (TargetMut::Lent(b), DefaultCheckpoint::Lent(cp)) => unsafe { b.erased_restore(cp) },
             _ => panic!("DefaultBuffer::restore: the checkpoint belongs to another buffer"),
         }
     }
 
     fn reset(&mut self) {
+        // Only the innermost user may reset; `with_default_buffer` hands out a handle only when
+        // no scope is open on the buffer.
         self.check_innermost();
-        // SAFETY (all arms): as in `try_alloc_layout`. A handle can only reset when it is the
-        // innermost user; `with_default_buffer` hands one out only when no scope is open.
-        match self.target {
-            Target::Slab(p) => unsafe { (*p.as_ptr()).reset() },
-            Target::Fixed(p) => unsafe { (*p.as_ptr()).reset() },
-            Target::Lent(p) => unsafe { (*p.as_ptr()).erased_reset() },
+        match self.target_mut() {
+            TargetMut::Slab(b) => b.reset(),
+            TargetMut::Fixed(b) => b.reset(),
+            TargetMut::Lent(b) => b.erased_reset(),
         }
     }
 
     fn stats(&self) -> Option<BufferStats> {
-        // SAFETY (all arms): reading only; the target outlives the handle.
-        match self.target {
-            Target::Slab(p) => unsafe { p.as_ref() }.stats(),
-            Target::Fixed(p) => unsafe { p.as_ref() }.stats(),
-            Target::Lent(p) => unsafe { p.as_ref() }.erased_stats(),
+        match self.target_ref() {
+            TargetRef::Slab(b) => b.stats(),
+            TargetRef::Fixed(b) => b.stats(),
+            TargetRef::Lent(b) => b.erased_stats(),
         }
     }
 }

@@ -42,8 +42,11 @@ pub struct Scope<'s, B: Buffer> {
     buf: NonNull<B>,
     /// Invariant in `'s`, so a scope's lifetime can't be stretched or swapped with another's;
     /// the raw pointer makes the handle `!Send` and `!Sync` (allocation mutates through `&self`).
-    _scope: PhantomData<(fn(&'s ()) -> &'s (), *mut B)>,
+    _scope: PhantomData<(Invariant<'s>, *mut B)>,
 }
+
+/// A marker invariant in `'s`.
+type Invariant<'s> = fn(&'s ()) -> &'s ();
 
 /// Restores the checkpoint when dropped, so a scope ends the same way on return and on panic.
 struct RestoreOnDrop<B: Buffer> {
@@ -403,7 +406,7 @@ pub(crate) fn unwrap_alloc<T>(result: Result<T, AllocError>) -> T {
 /// Writes `f(i)` into every slot. If `f` panics, the written values are leaked (never dropped),
 /// which is safe.
 #[inline]
-fn fill_with<'a, T>(slots: &'a mut [MaybeUninit<T>], mut f: impl FnMut(usize) -> T) -> &'a mut [T] {
+fn fill_with<T>(slots: &mut [MaybeUninit<T>], mut f: impl FnMut(usize) -> T) -> &mut [T] {
     for (i, slot) in slots.iter_mut().enumerate() {
         slot.write(f(i));
     }

@@ -1,0 +1,172 @@
+//! System allocator calls in steady-state scope loops, counted by a counting global allocator
+//! installed in this test binary.
+//!
+//! The tests run one at a time (a lock) because the counters are process-wide.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use bumper::{AllocBuffer, Buffer, SlabBuffer};
+
+/// Counts `alloc`/`realloc` calls made on the current thread while counting is on.
+struct Counting;
+
+static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn counting_here() -> bool {
+    COUNTING.try_with(|c| c.get()).unwrap_or(false)
+}
+
+// SAFETY: forwards every call to `System` unchanged; the counter has no effect on the memory.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if counting_here() {
+            CALLS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if counting_here() {
+            CALLS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if counting_here() {
+            CALLS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Loop length: shorter under Miri, which interprets every instruction.
+const ITERATIONS: usize = if cfg!(miri) { 20 } else { 1000 };
+
+/// System allocator calls `f` makes on this thread.
+fn calls_during(f: impl FnOnce()) -> usize {
+    let before = CALLS.load(Ordering::Relaxed);
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    CALLS.load(Ordering::Relaxed) - before
+}
+
+/// The seed's `f(x)`.
+fn f(x: &[i64], buf: &mut impl Buffer) -> i64 {
+    buf.no_escape(|s| {
+        let y = s.alloc_slice_copy(x);
+        y.iter_mut().for_each(|v| *v += 1);
+        y.iter().sum()
+    })
+}
+
+#[test]
+fn the_counter_sees_heap_allocations() {
+    let _serial = SERIAL.lock().unwrap();
+    let n = calls_during(|| {
+        let v: Vec<u64> = std::hint::black_box((0..100).collect());
+        drop(v);
+    });
+    assert_eq!(n, 2, "one alloc and one free");
+}
+
+#[test]
+fn steady_state_scope_loops_make_no_system_allocations() {
+    let _serial = SERIAL.lock().unwrap();
+    let x: Vec<i64> = (1..=30).collect();
+    let mut fixed = AllocBuffer::with_capacity(1 << 16);
+    let mut slab: SlabBuffer = SlabBuffer::new();
+    // Warm up: the slab buffer makes its first slab, the default buffer is created.
+    f(&x, &mut slab);
+    bumper::no_escape(|s| {
+        s.alloc(0u8);
+    });
+    let mut total = 0;
+    let n = calls_during(|| {
+        for _ in 0..ITERATIONS {
+            total += f(&x, &mut fixed);
+            total += f(&x, &mut slab);
+            total += bumper::no_escape(|s| {
+                s.alloc_slice_fill_with(x.len(), |i| x[i] + 1)
+                    .iter()
+                    .sum::<i64>()
+            });
+            bumper::no_escape(|s| {
+                let mut m = s.alloc_array_zeroed::<f64, _>((8, 8));
+                m += 1.0;
+                total += m.sum() as i64;
+            });
+        }
+    });
+    assert_eq!(n, 0);
+    assert_eq!(total, ITERATIONS as i64 * (3 * 495 + 64));
+}
+
+/// The seed's slab-boundary pitfall: the outer scope fills the first slab, so every inner scope
+/// needs a second one. The slab is made once and kept: no system allocation per iteration.
+#[test]
+fn the_slab_boundary_loop_costs_no_allocation_per_iteration() {
+    let _serial = SERIAL.lock().unwrap();
+    const N: usize = 1 << 16;
+    let mut buf: SlabBuffer<N> = SlabBuffer::new();
+    let mut iterations = 0;
+    let mut first = usize::MAX;
+    let mut rest = usize::MAX;
+    buf.no_escape(|s| {
+        s.alloc_slice_fill(N / 2 - 1, 0u8); // just under half the first slab
+        s.alloc_slice_fill(N / 2 - 1, 0u8); // another half: the slab is practically full
+        first = calls_during(|| {
+            s.no_escape(|inner| {
+                let y = inner.alloc_slice_fill(10, 1u8); // opens the second slab
+                iterations += y.len();
+            });
+        });
+        rest = calls_during(|| {
+            for _ in 0..ITERATIONS {
+                s.no_escape(|inner| {
+                    let y = inner.alloc_slice_fill(10, 1u8);
+                    iterations += y.len();
+                });
+            }
+        });
+    });
+    assert_eq!(first, 1, "the second slab is allocated once");
+    assert_eq!(rest, 0, "and reused by every later iteration");
+    assert_eq!(iterations, 10 * (ITERATIONS + 1));
+    assert_eq!(buf.stats().unwrap().spare_slabs, 1);
+}
+
+/// Big requests are separate allocations: one alloc and one free per scope, and nothing else.
+#[test]
+fn big_requests_cost_exactly_one_alloc_and_one_free() {
+    let _serial = SERIAL.lock().unwrap();
+    let mut buf: SlabBuffer<4096> = SlabBuffer::new();
+    buf.no_escape(|s| {
+        s.alloc(0u8);
+    });
+    // Make room in the bookkeeping vector once.
+    buf.no_escape(|s| {
+        s.alloc_slice_fill(3000, 0u8);
+    });
+    let n = calls_during(|| {
+        for _ in 0..ITERATIONS {
+            buf.no_escape(|s| {
+                s.alloc_slice_fill(3000, 0u8);
+            });
+        }
+    });
+    assert_eq!(n, 2 * ITERATIONS);
+}
