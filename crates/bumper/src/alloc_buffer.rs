@@ -7,6 +7,7 @@ use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use crate::buffer::{Buffer, BufferStats};
+use crate::bump::bump_up;
 use crate::error::AllocError;
 
 /// The default capacity of [`AllocBuffer::new`]: 1 MiB.
@@ -42,8 +43,10 @@ pub struct AllocBuffer<'m> {
     /// Start of the memory; all allocations are derived from this pointer.
     start: NonNull<u8>,
     capacity: usize,
-    /// Bytes from `start` to the bump position.
-    offset: usize,
+    /// The bump position, with the provenance of the memory.
+    cursor: *mut u8,
+    /// Address of the end of the memory.
+    end: usize,
     owner: Owner,
     _memory: PhantomData<&'m mut [MaybeUninit<u8>]>,
 }
@@ -140,7 +143,8 @@ impl<'m> AllocBuffer<'m> {
         AllocBuffer {
             start,
             capacity,
-            offset: 0,
+            cursor: start.as_ptr(),
+            end: start.as_ptr().addr() + capacity,
             owner,
             _memory: PhantomData,
         }
@@ -170,13 +174,13 @@ impl<'m> AllocBuffer<'m> {
     /// Bytes from the start to the bump position (alignment padding included).
     #[inline]
     pub fn used(&self) -> usize {
-        self.offset
+        self.cursor.addr() - self.start.as_ptr().addr()
     }
 
     /// Bytes left after the bump position.
     #[inline]
     pub fn remaining(&self) -> usize {
-        self.capacity - self.offset
+        self.end - self.cursor.addr()
     }
 
     /// The address range of the buffer's memory; every allocation lies inside it.
@@ -306,55 +310,45 @@ pub struct AllocCheckpoint {
 
 // SAFETY: allocations are disjoint sub-ranges of `start..start + capacity` past the previous
 // bump position, aligned as asked; the memory is behind a pointer, so it stays put when the
-// buffer moves; restore and reset only move `offset` back.
+// buffer moves; restore and reset only move the cursor back.
 unsafe impl Buffer for AllocBuffer<'_> {
     type Checkpoint = AllocCheckpoint;
 
     #[inline(always)]
     fn try_alloc_layout(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        let base = self.start.as_ptr().addr();
-        // Cannot overflow: `base + capacity` is the end of a real (or dangling, capacity 0) object.
-        let position = base + self.offset;
-        let align_mask = layout.align() - 1;
-        let Some(aligned) = position.checked_add(align_mask).map(|p| p & !align_mask) else {
-            return Err(self.full(layout));
-        };
-        let start = aligned - base;
-        match start.checked_add(layout.size()) {
-            Some(end) if end <= self.capacity => {
-                self.offset = end;
-                // SAFETY: `start <= end <= capacity`, so the pointer stays inside (or one past)
-                // the buffer's memory and keeps its provenance; it is non-null because the base is.
-                Ok(unsafe { NonNull::new_unchecked(self.start.as_ptr().add(start)) })
-            }
-            _ => Err(self.full(layout)),
+        // SAFETY: the cursor stays in `start..=end` of the buffer's memory, whose provenance it
+        // carries; `start` is non-null.
+        match unsafe { bump_up(&mut self.cursor, self.end, layout) } {
+            Some(ptr) => Ok(ptr),
+            None => Err(self.full(layout)),
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn checkpoint(&self) -> AllocCheckpoint {
         AllocCheckpoint {
             base: self.start.as_ptr().addr(),
-            offset: self.offset,
+            offset: self.used(),
         }
     }
 
-    #[inline]
+    #[inline(always)]
     unsafe fn restore(&mut self, checkpoint: AllocCheckpoint) {
-        if checkpoint.base != self.start.as_ptr().addr() || checkpoint.offset > self.offset {
-            bad_checkpoint(checkpoint, self.start.as_ptr().addr(), self.offset);
+        if checkpoint.base != self.start.as_ptr().addr() || checkpoint.offset > self.used() {
+            bad_checkpoint(checkpoint, self.start.as_ptr().addr(), self.used());
         }
-        self.offset = checkpoint.offset;
+        // `offset <= used <= capacity`: inside the memory (or one past it).
+        self.cursor = self.start.as_ptr().wrapping_add(checkpoint.offset);
     }
 
     #[inline]
     fn reset(&mut self) {
-        self.offset = 0;
+        self.cursor = self.start.as_ptr();
     }
 
     fn stats(&self) -> Option<BufferStats> {
         Some(BufferStats {
-            used: self.offset,
+            used: self.used(),
             capacity: self.capacity,
             slabs: 1,
             spare_slabs: 0,
@@ -389,7 +383,7 @@ impl fmt::Debug for AllocBuffer<'_> {
             Owner::Boxed => "owned (Box)",
         };
         f.debug_struct("AllocBuffer")
-            .field("used", &self.offset)
+            .field("used", &self.used())
             .field("capacity", &self.capacity)
             .field("memory", &owner)
             .finish()

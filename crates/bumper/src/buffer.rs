@@ -28,7 +28,8 @@ use crate::scope::Scope;
 ///    the moment it is returned until the buffer is [restored](Buffer::restore) to a checkpoint
 ///    taken before it, [reset](Buffer::reset), or dropped.
 /// 3. The memory of a live allocation is not read, written, moved or freed by the buffer, even
-///    when the buffer value itself is moved.
+///    when the buffer value itself is moved. So the memory must be behind a pointer, never
+///    inline in the buffer value (scopes re-borrow the buffer mutably for every allocation).
 /// 4. `restore(cp)` keeps every allocation made before `cp` was taken live and untouched.
 ///
 /// # Example: the seed's `MyAllocBuffer` in a few lines

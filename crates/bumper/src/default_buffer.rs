@@ -13,10 +13,10 @@ use core::ptr::{self, NonNull};
 
 use std::boxed::Box;
 
-use crate::alloc_buffer::{AllocBuffer, AllocCheckpoint};
+use crate::alloc_buffer::AllocBuffer;
 use crate::buffer::{Buffer, BufferStats};
 use crate::error::AllocError;
-use crate::scope::{run_scope, Scope};
+use crate::scope::{run_scope_raw, Scope};
 use crate::slab_buffer::{SlabBuffer, SlabCheckpoint};
 
 /// A scope on the thread's default buffer, as handed out by [`no_escape`].
@@ -41,7 +41,7 @@ pub enum DefaultBufferKind {
 pub enum DefaultBufferError {
     /// The thread's default buffer already exists, so its kind can't change.
     AlreadyCreated,
-    /// A scope is open on the current default buffer, so it can't be lent out whole.
+    /// A scope is open on the current default buffer, so it can't be reset.
     ScopeOpen,
 }
 
@@ -52,7 +52,7 @@ impl fmt::Display for DefaultBufferError {
                 "this thread's default buffer already exists; choose its kind before first use"
             }
             DefaultBufferError::ScopeOpen => {
-                "a scope is open on the current default buffer; it can't be borrowed whole inside it"
+                "a scope is open on the current default buffer; it can't be reset inside it"
             }
         })
     }
@@ -139,58 +139,83 @@ impl<B: Buffer> ErasedBuffer for B {
 
 // ---- the thread slot ------------------------------------------------------------------------
 
-/// Which buffer a default scope allocates from.
+/// Which buffer a default scope allocates from: the thread's own slab buffer (the common case,
+/// called directly), any other buffer through its `dyn` face (a lent buffer, or the thread's own
+/// fixed buffer), or nothing, while an inner default scope is open on the same buffer.
 #[derive(Clone, Copy)]
 enum Target {
     Slab(NonNull<SlabBuffer>),
-    Fixed(NonNull<AllocBuffer<'static>>),
-    Lent(NonNull<dyn ErasedBuffer>),
+    Dyn(NonNull<dyn ErasedBuffer>),
+    /// An inner default scope is open on this handle's buffer: using the handle would let the
+    /// inner scope's end free what it allocates.
+    Suspended,
 }
 
-/// A buffer lent by [`with_buffer`], with the depth counter of scopes opened on it.
+/// The innermost open handle on a buffer, if any.
+type ActiveCell = Cell<Option<NonNull<DefaultBuffer>>>;
+
+/// The buffer default scopes use now, with the cell naming its innermost open handle.
 #[derive(Clone, Copy)]
-struct Lent {
-    buf: NonNull<dyn ErasedBuffer>,
-    depth: NonNull<Cell<usize>>,
+struct Current {
+    target: Target,
+    active: NonNull<ActiveCell>,
 }
 
-/// Per-thread state. All `Cell`s, so it needs no lazy initialisation; the owned buffer is boxed
-/// so pointers to it stay valid and are never re-borrowed mutably through the slot.
+/// The thread's own default buffer, from `Box::leak`.
+#[derive(Clone, Copy)]
+enum Owned {
+    Slab(NonNull<SlabBuffer>),
+    Fixed(NonNull<AllocBuffer<'static>>),
+}
+
+/// Per-thread state. All `Cell`s without a destructor, so reaching it is a plain thread-local
+/// access; the owned buffer is boxed so pointers to it stay valid and are never re-borrowed
+/// mutably through the slot.
 struct ThreadSlot {
-    /// The thread's own default buffer, once created (`Slab` or `Fixed`, from `Box::into_raw`).
-    owned: Cell<Option<Target>>,
+    /// What default scopes use now: the lent buffer, or the owned one once created.
+    current: Cell<Option<Current>>,
+    owned: Cell<Option<Owned>>,
     kind: Cell<DefaultBufferKind>,
-    /// Open scopes on the owned buffer.
-    owned_depth: Cell<usize>,
-    /// The buffer `with_buffer` put in place of the owned one, if any.
-    lent: Cell<Option<Lent>>,
-}
-
-impl Drop for ThreadSlot {
-    fn drop(&mut self) {
-        match self.owned.take() {
-            // SAFETY: the pointers come from `Box::into_raw` in `owned_target`; no scope is open
-            // while the thread's locals are destroyed (scopes live on the stack of running code).
-            Some(Target::Slab(p)) => drop(unsafe { Box::from_raw(p.as_ptr()) }),
-            // SAFETY: as above.
-            Some(Target::Fixed(p)) => drop(unsafe { Box::from_raw(p.as_ptr()) }),
-            Some(Target::Lent(_)) | None => {}
-        }
-    }
+    /// The innermost open handle on the owned buffer.
+    owned_active: ActiveCell,
 }
 
 std::thread_local! {
     static SLOT: ThreadSlot = const {
         ThreadSlot {
+            current: Cell::new(None),
             owned: Cell::new(None),
             kind: Cell::new(DefaultBufferKind::Slab),
-            owned_depth: Cell::new(0),
-            lent: Cell::new(None),
+            owned_active: Cell::new(None),
         }
     };
+    static GUARD: OwnedGuard = const { OwnedGuard };
 }
 
-#[inline]
+/// Frees the thread's own buffer when the thread exits. A separate thread-local, touched only
+/// when the buffer is created, so `SLOT` needs no destructor and its accesses no state check.
+struct OwnedGuard;
+
+impl Drop for OwnedGuard {
+    fn drop(&mut self) {
+        let _ = SLOT.try_with(|slot| {
+            let Some(owned) = slot.owned.take() else {
+                return;
+            };
+            slot.current.set(None);
+            match owned {
+                // SAFETY: the pointers come from `Box::leak` in `create_owned`; no scope is
+                // open while the thread's locals are destroyed (scopes live on the stack of
+                // running code), and the slot no longer points to the buffer.
+                Owned::Slab(p) => drop(unsafe { Box::from_raw(p.as_ptr()) }),
+                // SAFETY: as above.
+                Owned::Fixed(p) => drop(unsafe { Box::from_raw(p.as_ptr()) }),
+            }
+        });
+    }
+}
+
+#[inline(always)]
 fn with_slot<R>(f: impl FnOnce(&ThreadSlot) -> R) -> R {
     match SLOT.try_with(f) {
         Ok(r) => r,
@@ -205,36 +230,40 @@ fn slot_destroyed() -> ! {
 }
 
 impl ThreadSlot {
-    /// The current default buffer and its depth counter, creating the owned one if needed.
-    #[inline]
-    fn current(&self) -> (Target, NonNull<Cell<usize>>) {
-        match self.lent.get() {
-            Some(lent) => (Target::Lent(lent.buf), lent.depth),
-            None => (self.owned_target(), NonNull::from(&self.owned_depth)),
-        }
-    }
-
-    #[inline]
-    fn owned_target(&self) -> Target {
-        match self.owned.get() {
-            Some(target) => target,
+    /// The current default buffer, creating the thread's own if nothing else is in place.
+    #[inline(always)]
+    fn current(&self) -> Current {
+        match self.current.get() {
+            Some(current) => current,
             None => self.create_owned(),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn create_owned(&self) -> Target {
-        let target = match self.kind.get() {
+    fn create_owned(&self) -> Current {
+        // Arm the destructor first: if the thread is already tearing its locals down, refuse.
+        if GUARD.try_with(|_| ()).is_err() {
+            slot_destroyed();
+        }
+        let (owned, target) = match self.kind.get() {
             DefaultBufferKind::Slab => {
-                Target::Slab(NonNull::from(Box::leak(Box::new(SlabBuffer::new()))))
+                let p = NonNull::from(Box::leak(Box::new(SlabBuffer::new())));
+                (Owned::Slab(p), Target::Slab(p))
             }
-            DefaultBufferKind::Fixed { capacity } => Target::Fixed(NonNull::from(Box::leak(
-                Box::new(AllocBuffer::with_capacity(capacity)),
-            ))),
+            DefaultBufferKind::Fixed { capacity } => {
+                let p = NonNull::from(Box::leak(Box::new(AllocBuffer::with_capacity(capacity))));
+                let erased: NonNull<dyn ErasedBuffer> = p;
+                (Owned::Fixed(p), Target::Dyn(erased))
+            }
         };
-        self.owned.set(Some(target));
-        target
+        self.owned.set(Some(owned));
+        let current = Current {
+            target,
+            active: NonNull::from(&self.owned_active),
+        };
+        self.current.set(Some(current));
+        current
     }
 }
 
@@ -243,18 +272,19 @@ impl ThreadSlot {
 /// The thread's current default buffer, as a [`Buffer`]: the thread's own buffer, or the one
 /// [`with_buffer`] put in its place.
 ///
-/// You meet it as the `B` of [`DefaultScope`] (from [`no_escape`]) and in
-/// [`with_default_buffer`]. It can't be sent to another thread.
+/// You meet it as the `B` of [`DefaultScope`] (from [`no_escape`]); it lives only while that
+/// scope is open, and can't be sent to another thread.
 ///
 /// A default scope can be opened while an outer default scope is open (a function using the
 /// default buffer called from another). The borrow checker can't see that nesting, so it is
-/// checked at run time: allocating from the outer scope while the inner one is open panics, since
-/// the inner scope's end would free that allocation.
+/// enforced at run time: while the inner scope is open, the outer one is suspended, and
+/// allocating from it panics, since the inner scope's end would free that allocation.
 pub struct DefaultBuffer {
     target: Target,
-    /// Depth counter of the buffer's open scopes; `level` is this handle's depth.
-    depth: NonNull<Cell<usize>>,
-    level: usize,
+    /// The cell naming the innermost open handle on this buffer.
+    active: NonNull<ActiveCell>,
+    /// The handle this one suspended when it opened, to resume when it ends.
+    outer: Option<NonNull<DefaultBuffer>>,
 }
 
 /// A saved position of the default buffer.
@@ -262,62 +292,33 @@ pub struct DefaultBuffer {
 pub enum DefaultCheckpoint {
     /// Of the thread's own slab buffer.
     Slab(SlabCheckpoint),
-    /// Of the thread's own fixed buffer.
-    Fixed(AllocCheckpoint),
-    /// Of a buffer lent with [`with_buffer`].
-    Lent(ErasedCheckpoint),
-}
-
-impl DefaultBuffer {
-    /// Panics unless this handle is the innermost user of its buffer.
-    #[inline(always)]
-    fn check_innermost(&self) {
-        // SAFETY: the depth cell lives in the thread slot or in a `with_buffer` frame that
-        // outlives every handle made under it; handles are `!Send`.
-        if unsafe { self.depth.as_ref() }.get() != self.level {
-            outer_scope_used();
-        }
-    }
-
-    /// The address of the buffer object serving as the default, for identity checks
-    /// (`with_buffer(&mut b, ..)` makes it `&b`'s address).
-    pub fn addr(&self) -> *const () {
-        match self.target {
-            Target::Slab(p) => p.as_ptr().cast_const().cast(),
-            Target::Fixed(p) => p.as_ptr().cast_const().cast(),
-            Target::Lent(p) => p.as_ptr().cast_const().cast(),
-        }
-    }
-}
-
-#[cold]
-#[inline(never)]
-#[track_caller]
-fn outer_scope_used() -> ! {
-    panic!(
-        "bumper: used an outer scope of the default buffer while an inner default-buffer scope \
-         is open; the inner scope's end would free this allocation"
-    )
+    /// Of a buffer lent with [`with_buffer`] (or the thread's own fixed buffer).
+    Dyn(ErasedCheckpoint),
 }
 
 /// The target buffer, borrowed for one operation.
 enum TargetMut<'a> {
     Slab(&'a mut SlabBuffer),
-    Fixed(&'a mut AllocBuffer<'static>),
-    Lent(&'a mut dyn ErasedBuffer),
+    Dyn(&'a mut dyn ErasedBuffer),
+}
+
+/// The target buffer, borrowed shared for one operation.
+enum TargetRef<'a> {
+    Slab(&'a SlabBuffer),
+    Dyn(&'a dyn ErasedBuffer),
 }
 
 impl DefaultBuffer {
     #[inline(always)]
     fn target_mut(&mut self) -> TargetMut<'_> {
         // SAFETY: the target outlives the handle (the thread slot owns it, or a `with_buffer`
-        // frame that encloses every handle made under it); handles are `!Send`, and the one
-        // borrow made here ends with the operation, which doesn't call back into another handle.
+        // frame encloses every handle made under it); handles are `!Send`, and the one borrow
+        // made here ends with the operation, which doesn't call back into another handle.
         unsafe {
             match self.target {
                 Target::Slab(p) => TargetMut::Slab(&mut *p.as_ptr()),
-                Target::Fixed(p) => TargetMut::Fixed(&mut *p.as_ptr()),
-                Target::Lent(p) => TargetMut::Lent(&mut *p.as_ptr()),
+                Target::Dyn(p) => TargetMut::Dyn(&mut *p.as_ptr()),
+                Target::Suspended => suspended_handle_used(),
             }
         }
     }
@@ -328,48 +329,47 @@ impl DefaultBuffer {
         unsafe {
             match self.target {
                 Target::Slab(p) => TargetRef::Slab(p.as_ref()),
-                Target::Fixed(p) => TargetRef::Fixed(p.as_ref()),
-                Target::Lent(p) => TargetRef::Lent(p.as_ref()),
+                Target::Dyn(p) => TargetRef::Dyn(p.as_ref()),
+                Target::Suspended => suspended_handle_used(),
             }
         }
     }
 }
 
-/// The target buffer, borrowed shared for one operation.
-enum TargetRef<'a> {
-    Slab(&'a SlabBuffer),
-    Fixed(&'a AllocBuffer<'static>),
-    Lent(&'a dyn ErasedBuffer),
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn suspended_handle_used() -> ! {
+    panic!(
+        "bumper: used an outer scope of the default buffer while an inner default-buffer scope \
+         is open; the inner scope's end would free this allocation"
+    )
 }
 
 // SAFETY: every method forwards to the target buffer, which keeps the `Buffer` promises; the
-// target is valid while the handle lives (thread slot, or the `with_buffer` frame); the depth
-// check keeps outer handles from allocating into an inner scope's region.
+// target is valid while the handle lives (thread slot, or the `with_buffer` frame); a handle is
+// suspended (refuses every operation) while an inner handle on the same buffer is open, so an
+// outer scope can't allocate into an inner scope's region.
 unsafe impl Buffer for DefaultBuffer {
     type Checkpoint = DefaultCheckpoint;
 
     #[inline(always)]
     fn try_alloc_layout(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        self.check_innermost();
         match self.target_mut() {
             TargetMut::Slab(b) => b.try_alloc_layout(layout),
-            TargetMut::Fixed(b) => b.try_alloc_layout(layout),
-            TargetMut::Lent(b) => b.erased_alloc(layout),
+            TargetMut::Dyn(b) => b.erased_alloc(layout),
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn checkpoint(&self) -> DefaultCheckpoint {
-        // No depth check: reading the position is harmless, and restoring a checkpoint is
-        // `unsafe` with its own contract.
         match self.target_ref() {
             TargetRef::Slab(b) => DefaultCheckpoint::Slab(b.checkpoint()),
-            TargetRef::Fixed(b) => DefaultCheckpoint::Fixed(b.checkpoint()),
-            TargetRef::Lent(b) => DefaultCheckpoint::Lent(b.erased_checkpoint()),
+            TargetRef::Dyn(b) => DefaultCheckpoint::Dyn(b.erased_checkpoint()),
         }
     }
 
-    #[inline]
+    #[inline(always)]
     unsafe fn restore(&mut self, checkpoint: DefaultCheckpoint) {
         // A handle's target never changes, so a checkpoint of the matching variant came from
         // this target; the rest of the contract is the caller's.
@@ -377,29 +377,27 @@ unsafe impl Buffer for DefaultBuffer {
             // SAFETY: see above.
             (TargetMut::Slab(b), DefaultCheckpoint::Slab(cp)) => unsafe { b.restore(cp) },
             // SAFETY: see above.
-            (TargetMut::Fixed(b), DefaultCheckpoint::Fixed(cp)) => unsafe { b.restore(cp) },
-            // SAFETY: see above.
-            (TargetMut::Lent(b), DefaultCheckpoint::Lent(cp)) => unsafe { b.erased_restore(cp) },
+            (TargetMut::Dyn(b), DefaultCheckpoint::Dyn(cp)) => unsafe { b.erased_restore(cp) },
             _ => panic!("DefaultBuffer::restore: the checkpoint belongs to another buffer"),
         }
     }
 
     fn reset(&mut self) {
-        // Only the innermost user may reset; `with_default_buffer` hands out a handle only when
-        // no scope is open on the buffer.
-        self.check_innermost();
+        // Unreachable from safe code (handles are only reached through scopes, which don't
+        // reset), kept correct anyway: a handle that isn't suspended is the innermost user.
         match self.target_mut() {
             TargetMut::Slab(b) => b.reset(),
-            TargetMut::Fixed(b) => b.reset(),
-            TargetMut::Lent(b) => b.erased_reset(),
+            TargetMut::Dyn(b) => b.erased_reset(),
         }
     }
 
     fn stats(&self) -> Option<BufferStats> {
-        match self.target_ref() {
-            TargetRef::Slab(b) => b.stats(),
-            TargetRef::Fixed(b) => b.stats(),
-            TargetRef::Lent(b) => b.erased_stats(),
+        match self.target {
+            Target::Suspended => None,
+            _ => match self.target_ref() {
+                TargetRef::Slab(b) => b.stats(),
+                TargetRef::Dyn(b) => b.erased_stats(),
+            },
         }
     }
 }
@@ -408,26 +406,65 @@ impl fmt::Debug for DefaultBuffer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.target {
             Target::Slab(_) => "thread's slab buffer",
-            Target::Fixed(_) => "thread's fixed buffer",
-            Target::Lent(_) => "lent by with_buffer",
+            Target::Dyn(_) => "lent by with_buffer, or thread's fixed buffer",
+            Target::Suspended => "suspended while an inner default scope is open",
         };
         f.debug_struct("DefaultBuffer")
             .field("buffer", &kind)
-            .field("level", &self.level)
             .field("stats", &self.stats())
             .finish()
     }
 }
 
-/// Decrements a depth counter when dropped (also on panic).
-struct Leave(NonNull<Cell<usize>>);
+/// An open handle on the current default buffer: registered as the innermost, with the outer
+/// one suspended; `close` (or `Drop`, on panic) undoes both.
+struct OpenHandle {
+    handle: NonNull<DefaultBuffer>,
+}
 
-impl Drop for Leave {
-    #[inline]
+impl OpenHandle {
+    /// Registers `*handle` as the innermost handle of its buffer, suspending the outer one.
+    ///
+    /// # Safety
+    /// `handle` points to a handle that stays in place until `close` or the drop.
+    #[inline(always)]
+    unsafe fn open(handle: NonNull<DefaultBuffer>) -> Self {
+        // SAFETY: the caller's promise; the active cell outlives every handle made on it.
+        unsafe {
+            let this = handle.as_ref();
+            if let Some(mut outer) = this.outer {
+                outer.as_mut().target = Target::Suspended;
+            }
+            this.active.as_ref().set(Some(handle));
+        }
+        OpenHandle { handle }
+    }
+
+    /// Closes on the normal path, where it can be inlined (drop glue often is not).
+    #[inline(always)]
+    fn close(self) {
+        core::mem::ManuallyDrop::new(self).unregister();
+    }
+
+    #[inline(always)]
+    fn unregister(&self) {
+        // SAFETY: the handle is still in place (`open`'s contract); the outer handle, if any,
+        // encloses this one, so it is in place too, and it gets back the target it had (the same
+        // buffer's, since both were made from the same `Current`).
+        unsafe {
+            let this = self.handle.as_ref();
+            if let Some(mut outer) = this.outer {
+                outer.as_mut().target = this.target;
+            }
+            this.active.as_ref().set(this.outer);
+        }
+    }
+}
+
+impl Drop for OpenHandle {
+    /// Only reached when the scope's closure panics.
     fn drop(&mut self) {
-        // SAFETY: the counter outlives the scope that entered it (see `DefaultBuffer`).
-        let depth = unsafe { self.0.as_ref() };
-        depth.set(depth.get() - 1);
+        self.unregister();
     }
 }
 
@@ -454,20 +491,23 @@ pub fn no_escape<R, F>(f: F) -> R
 where
     F: for<'s> FnOnce(&mut Scope<'s, DefaultBuffer>) -> R,
 {
-    let mut handle = with_slot(|slot| {
-        let (target, depth) = slot.current();
-        // SAFETY: the counter lives in the slot or a `with_buffer` frame that outlives us.
-        let counter = unsafe { depth.as_ref() };
-        let level = counter.get() + 1;
-        counter.set(level);
-        DefaultBuffer {
-            target,
-            depth,
-            level,
-        }
-    });
-    let _leave = Leave(handle.depth);
-    run_scope(&mut handle, f)
+    let Current { target, active } = with_slot(ThreadSlot::current);
+    // SAFETY: the active cell lives in the slot or a `with_buffer` frame enclosing this call.
+    let outer = unsafe { active.as_ref() }.get();
+    let mut handle = DefaultBuffer {
+        target,
+        active,
+        outer,
+    };
+    let handle = NonNull::from(&mut handle);
+    // SAFETY: `handle` stays in place until this function returns; `open` and `close` only touch
+    // the handles' `target` fields and the active cell, never while the scope's code runs.
+    unsafe {
+        let open = OpenHandle::open(handle);
+        let result = run_scope_raw(handle, f);
+        open.close();
+        result
+    }
 }
 
 /// Makes `buf` the thread's default buffer while `f` runs (the seed's `with_buffer`): default
@@ -481,77 +521,110 @@ where
 /// let mut b2 = AllocBuffer::with_capacity(1024);
 /// let b2_addr = &b2 as *const AllocBuffer as *const ();
 /// bumper::with_buffer(&mut b2, || {
-///     let addr = bumper::with_default_buffer(|d| d.addr()).unwrap();
-///     assert_eq!(addr, b2_addr);
+///     assert_eq!(bumper::default_buffer_addr(), b2_addr);
 ///     bumper::no_escape(|s| { s.alloc(1u8); });
 /// });
-/// let outside = bumper::with_default_buffer(|d| d.addr()).unwrap();
-/// assert_ne!(outside, b2_addr);
+/// assert_ne!(bumper::default_buffer_addr(), b2_addr);
 /// ```
 pub fn with_buffer<B: Buffer, R>(buf: &mut B, f: impl FnOnce() -> R) -> R {
     #[allow(clippy::let_unit_value)]
     let () = Fits::<B>::CHECKPOINT;
-    let depth = Cell::new(0usize);
+    let active: ActiveCell = Cell::new(None);
     let erased: NonNull<dyn ErasedBuffer + '_> = NonNull::from(buf as &mut dyn ErasedBuffer);
     // SAFETY: only the lifetime bound of the trait object changes. The pointer is removed from
     // the slot (by `Restore` below, also on panic) before `buf`'s borrow ends, and every handle
     // made from it lives inside `f`.
     let erased: NonNull<dyn ErasedBuffer> = unsafe { mem::transmute(erased) };
-    let lent = Lent {
-        buf: erased,
-        depth: NonNull::from(&depth),
+    let lent = Current {
+        target: Target::Dyn(erased),
+        active: NonNull::from(&active),
     };
 
-    struct Restore(Option<Lent>);
+    /// Puts the previous default back, also on panic.
+    struct Restore(Option<Current>);
     impl Drop for Restore {
         fn drop(&mut self) {
             let previous = self.0;
-            with_slot(|slot| slot.lent.set(previous));
+            with_slot(|slot| slot.current.set(previous));
         }
     }
 
-    let _restore = Restore(with_slot(|slot| slot.lent.replace(Some(lent))));
+    let _restore = Restore(with_slot(|slot| slot.current.replace(Some(lent))));
     f()
 }
 
-/// Gives `f` the thread's current default buffer whole: to reset it, read its stats, take a
-/// checkpoint guard, or open a scope on it. Creates the thread's buffer if needed.
+/// Frees everything in the thread's current default buffer at once (the seed's
+/// `reset_buffer!()`), e.g. after a `forget`ten checkpoint guard left it full.
 ///
 /// Refused with [`DefaultBufferError::ScopeOpen`] while a default scope is open on that buffer,
-/// since a reset would free the open scope's allocations.
+/// since the reset would free the open scope's allocations.
 ///
 /// ```
-/// use bumper::Buffer;
-///
-/// bumper::no_escape(|s| { s.alloc_slice_fill(100, 0u8); });
-/// let used = bumper::with_default_buffer(|d| {
-///     d.reset();
-///     d.stats().unwrap().used
+/// bumper::no_escape(|s| {
+///     s.alloc(1u8);
+///     assert_eq!(bumper::reset_default_buffer(), Err(bumper::DefaultBufferError::ScopeOpen));
 /// });
-/// assert_eq!(used, Ok(0));
-/// bumper::no_escape(|_| {
-///     assert!(bumper::with_default_buffer(|d| d.reset()).is_err());
-/// });
+/// assert_eq!(bumper::reset_default_buffer(), Ok(()));
+/// assert_eq!(bumper::default_buffer_stats().unwrap().used, 0);
 /// ```
-pub fn with_default_buffer<R>(
-    f: impl FnOnce(&mut DefaultBuffer) -> R,
-) -> Result<R, DefaultBufferError> {
-    let mut handle = with_slot(|slot| {
-        let (target, depth) = slot.current();
-        // SAFETY: as in `no_escape`.
-        let counter = unsafe { depth.as_ref() };
-        if counter.get() != 0 {
-            return Err(DefaultBufferError::ScopeOpen);
+pub fn reset_default_buffer() -> Result<(), DefaultBufferError> {
+    let Current { target, active } = with_slot(ThreadSlot::current);
+    // SAFETY: the active cell lives in the slot or a `with_buffer` frame enclosing this call.
+    if unsafe { active.as_ref() }.get().is_some() {
+        return Err(DefaultBufferError::ScopeOpen);
+    }
+    // SAFETY: no handle is open on the buffer, so nothing else uses it during this call; the
+    // target outlives it.
+    unsafe {
+        match target {
+            Target::Slab(p) => (*p.as_ptr()).reset(),
+            Target::Dyn(p) => (*p.as_ptr()).erased_reset(),
+            Target::Suspended => unreachable!("the current target is never suspended"),
         }
-        counter.set(1);
-        Ok(DefaultBuffer {
-            target,
-            depth,
-            level: 1,
-        })
-    })?;
-    let _leave = Leave(handle.depth);
-    Ok(f(&mut handle))
+    }
+    Ok(())
+}
+
+/// Usage figures of the thread's current default buffer (the thread's own, or the one lent by
+/// [`with_buffer`]); creates the thread's own if needed.
+///
+/// ```
+/// bumper::no_escape(|s| {
+///     s.alloc_slice_fill(10, 0u8);
+///     assert!(bumper::default_buffer_stats().unwrap().used >= 10);
+/// });
+/// ```
+pub fn default_buffer_stats() -> Option<BufferStats> {
+    let Current { target, .. } = with_slot(ThreadSlot::current);
+    // SAFETY: reading only, between the operations of any open handle; the target outlives
+    // this call.
+    unsafe {
+        match target {
+            Target::Slab(p) => p.as_ref().stats(),
+            Target::Dyn(p) => p.as_ref().erased_stats(),
+            Target::Suspended => None,
+        }
+    }
+}
+
+/// The address of the buffer object serving as the thread's default now, for identity checks:
+/// inside `with_buffer(&mut b, ..)` it is `&b`'s address. Creates the thread's own if needed.
+///
+/// ```
+/// use bumper::AllocBuffer;
+///
+/// let own = bumper::default_buffer_addr();
+/// let mut b2 = AllocBuffer::with_capacity(1024);
+/// let b2_addr = &b2 as *const AllocBuffer as *const ();
+/// bumper::with_buffer(&mut b2, || assert_eq!(bumper::default_buffer_addr(), b2_addr));
+/// assert_eq!(bumper::default_buffer_addr(), own);
+/// ```
+pub fn default_buffer_addr() -> *const () {
+    match with_slot(ThreadSlot::current).target {
+        Target::Slab(p) => p.as_ptr().cast_const().cast(),
+        Target::Dyn(p) => p.as_ptr().cast_const().cast(),
+        Target::Suspended => ptr::null(),
+    }
 }
 
 /// Chooses the kind of default buffer this thread creates on first use (the seed's

@@ -62,6 +62,7 @@ mod alloc_buffer;
 #[cfg(feature = "ndarray")]
 mod array;
 mod buffer;
+mod bump;
 mod checkpoint;
 #[cfg(feature = "std")]
 mod default_buffer;
@@ -78,9 +79,9 @@ pub use buffer::{Buffer, BufferStats};
 pub use checkpoint::CheckpointGuard;
 #[cfg(feature = "std")]
 pub use default_buffer::{
-    default_buffer_exists, no_escape, set_default_buffer_kind, with_buffer, with_default_buffer,
-    DefaultBuffer, DefaultBufferError, DefaultBufferKind, DefaultCheckpoint, DefaultScope,
-    ErasedCheckpoint, ERASED_CHECKPOINT_WORDS,
+    default_buffer_addr, default_buffer_exists, default_buffer_stats, no_escape,
+    reset_default_buffer, set_default_buffer_kind, with_buffer, DefaultBuffer, DefaultBufferError,
+    DefaultBufferKind, DefaultCheckpoint, DefaultScope, ErasedCheckpoint, ERASED_CHECKPOINT_WORDS,
 };
 pub use error::AllocError;
 pub use scope::Scope;

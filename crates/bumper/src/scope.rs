@@ -54,13 +54,27 @@ struct RestoreOnDrop<B: Buffer> {
     checkpoint: B::Checkpoint,
 }
 
-impl<B: Buffer> Drop for RestoreOnDrop<B> {
-    #[inline]
-    fn drop(&mut self) {
+impl<B: Buffer> RestoreOnDrop<B> {
+    /// Restores now, on the normal path, where it can be inlined (drop glue often is not).
+    #[inline(always)]
+    fn finish(self) {
+        let this = core::mem::ManuallyDrop::new(self);
+        this.restore();
+    }
+
+    #[inline(always)]
+    fn restore(&self) {
         // SAFETY: the checkpoint was taken from this buffer when the scope opened; nested scopes
         // have all ended (they borrow the outer scope), nothing restored past it since, and the
         // scope's allocations can't be used any more (they were bound to the closure's lifetime).
         unsafe { (*self.buf.as_ptr()).restore(self.checkpoint) }
+    }
+}
+
+impl<B: Buffer> Drop for RestoreOnDrop<B> {
+    /// Only reached when the closure panics.
+    fn drop(&mut self) {
+        self.restore();
     }
 }
 
@@ -71,13 +85,32 @@ where
     B: Buffer,
     F: for<'s> FnOnce(&mut Scope<'s, B>) -> R,
 {
-    let checkpoint = buf.checkpoint();
-    let buf = NonNull::from(buf);
-    let _restore = RestoreOnDrop { buf, checkpoint };
-    // SAFETY: `buf` is exclusively borrowed for this call; the scope can't leave `f`, whose
-    // higher-ranked lifetime ends before `_restore` runs.
+    // SAFETY: an exclusive borrow for the whole call.
+    unsafe { run_scope_raw(NonNull::from(buf), f) }
+}
+
+/// [`run_scope`] on a raw pointer, for callers that keep another copy of the pointer.
+///
+/// # Safety
+///
+/// `buf` is valid for the call, and nothing else uses the buffer during the call except through
+/// the scope handed to `f` (copies of the pointer may be used to *read or write the handle's own
+/// fields* only when `f` is not running code of this scope, e.g. from a nested default scope).
+#[inline(always)]
+pub(crate) unsafe fn run_scope_raw<B, R, F>(buf: NonNull<B>, f: F) -> R
+where
+    B: Buffer,
+    F: for<'s> FnOnce(&mut Scope<'s, B>) -> R,
+{
+    // SAFETY: `buf` is valid for the call (the caller's promise).
+    let checkpoint = unsafe { buf.as_ref() }.checkpoint();
+    let restore = RestoreOnDrop { buf, checkpoint };
+    // SAFETY: the buffer is ours for this call; the scope can't leave `f`, whose higher-ranked
+    // lifetime ends before `restore` runs.
     let mut scope = unsafe { Scope::new(buf) };
-    f(&mut scope)
+    let result = f(&mut scope);
+    restore.finish();
+    result
 }
 
 impl<'s, B: Buffer> Scope<'s, B> {
@@ -115,8 +148,9 @@ impl<'s, B: Buffer> Scope<'s, B> {
         F: for<'t> FnOnce(&mut Scope<'t, B>) -> R,
     {
         // SAFETY: `&mut self` makes this scope's buffer exclusively ours for the call: this
-        // scope can't allocate until the nested one ends.
-        run_scope(unsafe { &mut *self.buf.as_ptr() }, f)
+        // scope can't allocate until the nested one ends. The same raw pointer is passed on (no
+        // new `&mut` to the buffer), so copies of it elsewhere stay valid.
+        unsafe { run_scope_raw(self.buf, f) }
     }
 
     /// The buffer's usage figures.

@@ -4,9 +4,10 @@ use alloc::vec::Vec;
 use core::alloc::Layout;
 use core::fmt;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::buffer::{Buffer, BufferStats};
+use crate::bump::bump_up;
 use crate::error::AllocError;
 
 /// The default slab size: 1 MiB.
@@ -16,7 +17,7 @@ pub const DEFAULT_SLAB_SIZE: usize = 1 << 20;
 const SLAB_ALIGN: usize = 64;
 
 /// Gives every `SlabBuffer` an identity, so a checkpoint of another buffer is recognised.
-static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
 /// A growable bump buffer made of slabs of `SLAB_SIZE` bytes.
 ///
@@ -57,7 +58,7 @@ pub struct SlabBuffer<const SLAB_SIZE: usize = DEFAULT_SLAB_SIZE> {
     /// Separate allocations for big requests, oldest first.
     big: Vec<(NonNull<u8>, Layout)>,
     big_bytes: usize,
-    id: usize,
+    id: u32,
 }
 
 // SAFETY: the buffer exclusively owns its slabs and big allocations; the raw pointers are only
@@ -69,10 +70,11 @@ unsafe impl<const SLAB_SIZE: usize> Sync for SlabBuffer<SLAB_SIZE> {}
 /// A saved position of a [`SlabBuffer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlabCheckpoint {
-    id: usize,
+    // Two 32-bit fields share a word, so the checkpoint is three words.
+    id: u32,
+    big: u32,
     slab: usize,
     offset: usize,
-    big: usize,
 }
 
 impl<const SLAB_SIZE: usize> SlabBuffer<SLAB_SIZE> {
@@ -201,6 +203,10 @@ impl<const SLAB_SIZE: usize> SlabBuffer<SLAB_SIZE> {
 
     fn alloc_big(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         let requested = layout.size();
+        if self.big.len() >= u32::MAX as usize {
+            // Checkpoints count big allocations in 32 bits.
+            return Err(AllocError::OutOfMemory { requested });
+        }
         self.big
             .try_reserve(1)
             .map_err(|_| AllocError::OutOfMemory { requested })?;
@@ -226,18 +232,33 @@ impl<const SLAB_SIZE: usize> SlabBuffer<SLAB_SIZE> {
     /// The fast path: bump inside the current slab, or `None`.
     #[inline(always)]
     fn bump(&mut self, layout: Layout) -> Option<NonNull<u8>> {
-        let position = self.cursor.addr();
-        let align_mask = layout.align() - 1;
-        let aligned = position.checked_add(align_mask)? & !align_mask;
-        let new_end = aligned.checked_add(layout.size())?;
-        if new_end > self.end {
-            return None;
+        // SAFETY: the cursor stays in `current_start..=end` of the current slab, whose
+        // provenance it carries; before the first slab it is the sentinel (address 64) with
+        // `end` equal to it, so only zero-sized blocks (which touch no memory) come out.
+        unsafe { bump_up(&mut self.cursor, self.end, layout) }
+    }
+
+    /// The rare parts of a restore: validation failures, freeing big allocations, going back
+    /// to an earlier slab.
+    #[cold]
+    #[inline(never)]
+    fn restore_slow(&mut self, cp: SlabCheckpoint) {
+        let big = cp.big as usize;
+        let same_slab = cp.slab == self.current;
+        if cp.id != self.id
+            || big > self.big.len()
+            || cp.slab > self.current
+            || (same_slab && cp.offset > self.offset())
+        {
+            bad_checkpoint(cp, self.id);
         }
-        let result = self.cursor.wrapping_add(aligned - position);
-        self.cursor = self.cursor.wrapping_add(new_end - position);
-        // The cursor of a real slab is non-null; the sentinel (address 64) never reaches here
-        // with a non-zero size because its `end` equals its address.
-        NonNull::new(result)
+        self.free_big(big);
+        if same_slab {
+            // `cp.offset <= offset <= SLAB_SIZE`: stays inside the current slab.
+            self.cursor = self.current_start.wrapping_add(cp.offset);
+        } else {
+            self.enter_slab(cp.slab, cp.offset);
+        }
     }
 }
 
@@ -278,34 +299,30 @@ unsafe impl<const SLAB_SIZE: usize> Buffer for SlabBuffer<SLAB_SIZE> {
         self.alloc_slow(layout)
     }
 
-    #[inline]
+    #[inline(always)]
     fn checkpoint(&self) -> SlabCheckpoint {
         SlabCheckpoint {
             id: self.id,
             slab: self.current,
             offset: self.offset(),
-            big: self.big.len(),
+            // At most `u32::MAX` (enforced by `alloc_big`).
+            big: self.big.len() as u32,
         }
     }
 
-    #[inline]
+    #[inline(always)]
     unsafe fn restore(&mut self, cp: SlabCheckpoint) {
-        let same_slab = cp.slab == self.current;
-        if cp.id != self.id
-            || cp.big > self.big.len()
-            || cp.slab > self.current
-            || (same_slab && cp.offset > self.offset())
+        // The common case, kept small enough to inline: same buffer, same slab, no big
+        // allocation to free, and not past the position.
+        if cp.id == self.id
+            && cp.slab == self.current
+            && cp.big as usize == self.big.len()
+            && cp.offset <= self.offset()
         {
-            bad_checkpoint(cp, self.id);
-        }
-        if self.big.len() != cp.big {
-            self.free_big(cp.big);
-        }
-        if same_slab {
             // `cp.offset <= offset <= SLAB_SIZE`: stays inside the current slab.
             self.cursor = self.current_start.wrapping_add(cp.offset);
         } else {
-            self.enter_slab(cp.slab, cp.offset);
+            self.restore_slow(cp);
         }
     }
 
@@ -330,7 +347,7 @@ unsafe impl<const SLAB_SIZE: usize> Buffer for SlabBuffer<SLAB_SIZE> {
 #[cold]
 #[inline(never)]
 #[track_caller]
-fn bad_checkpoint(cp: SlabCheckpoint, id: usize) -> ! {
+fn bad_checkpoint(cp: SlabCheckpoint, id: u32) -> ! {
     if cp.id != id {
         panic!("SlabBuffer::restore: the checkpoint belongs to another buffer");
     }

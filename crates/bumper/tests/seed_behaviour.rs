@@ -135,7 +135,7 @@ fn a_panic_inside_a_scope_leaves_the_buffer_as_it_was_before_the_scope() {
     assert_eq!((stats.used, stats.big_allocations), (0, 0));
 
     // The default buffer too.
-    let before = bumper::with_default_buffer(|d| d.stats().unwrap().used).unwrap();
+    let before = bumper::default_buffer_stats().unwrap().used;
     let r = catch_unwind(|| {
         bumper::no_escape(|s| {
             s.alloc_slice_fill(1000, 0u8);
@@ -143,10 +143,7 @@ fn a_panic_inside_a_scope_leaves_the_buffer_as_it_was_before_the_scope() {
         })
     });
     assert!(r.is_err());
-    assert_eq!(
-        bumper::with_default_buffer(|d| d.stats().unwrap().used).unwrap(),
-        before
-    );
+    assert_eq!(bumper::default_buffer_stats().unwrap().used, before);
 }
 
 #[test]
@@ -248,9 +245,9 @@ fn n_dimensional_arrays_of_any_rank() {
 
 #[test]
 fn per_thread_default_buffers_differ_and_are_made_lazily() {
-    let here = bumper::with_default_buffer(|d| d.addr() as usize).unwrap();
+    let here = bumper::default_buffer_addr() as usize;
     assert_eq!(
-        bumper::with_default_buffer(|d| d.addr() as usize).unwrap(),
+        bumper::default_buffer_addr() as usize,
         here,
         "same thread, same buffer"
     );
@@ -259,7 +256,7 @@ fn per_thread_default_buffers_differ_and_are_made_lazily() {
             !bumper::default_buffer_exists(),
             "a new thread has no buffer until it uses one"
         );
-        let addr = bumper::with_default_buffer(|d| d.addr() as usize).unwrap();
+        let addr = bumper::default_buffer_addr() as usize;
         assert!(bumper::default_buffer_exists());
         addr
     })
@@ -279,7 +276,7 @@ fn per_thread_default_buffers_differ_and_are_made_lazily() {
 
 #[test]
 fn with_buffer_nests_and_restores() {
-    let current = || bumper::with_default_buffer(|d| d.addr() as usize).unwrap();
+    let current = || bumper::default_buffer_addr() as usize;
     let own = current();
     let mut b2: SlabBuffer = SlabBuffer::new();
     let mut b3 = AllocBuffer::with_capacity(256);
@@ -369,21 +366,46 @@ fn an_outer_default_scope_stays_usable_inside_with_buffer() {
 }
 
 #[test]
-fn with_default_buffer_is_refused_inside_a_default_scope() {
+fn resetting_the_default_buffer_is_refused_inside_a_default_scope() {
     bumper::no_escape(|s| {
         s.alloc(1u8);
         assert_eq!(
-            bumper::with_default_buffer(|d| d.reset()),
+            bumper::reset_default_buffer(),
             Err(bumper::DefaultBufferError::ScopeOpen)
         );
+        assert_eq!(
+            bumper::reset_default_buffer().unwrap_err().to_string(),
+            "a scope is open on the current default buffer; it can't be reset inside it"
+        );
     });
-    bumper::with_default_buffer(|d| {
-        // A scope opened inside locks the handle out until it ends.
-        let r = catch_unwind(AssertUnwindSafe(|| bumper::no_escape(|_| d.reset())));
+    // A lent buffer with no scope open on it can be reset, even inside a scope on another one.
+    let mut lent = AllocBuffer::with_capacity(64);
+    bumper::no_escape(|_| {
+        bumper::with_buffer(&mut lent, || {
+            assert_eq!(bumper::reset_default_buffer(), Ok(()))
+        });
+    });
+    assert_eq!(bumper::reset_default_buffer(), Ok(()));
+}
+
+#[test]
+fn a_suspended_outer_default_scope_resumes_when_the_inner_one_ends_even_by_panic() {
+    bumper::no_escape(|outer| {
+        let a = outer.alloc(1u64);
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            bumper::no_escape(|_inner| panic!("boom"))
+        }));
         assert!(r.is_err());
-        d.reset();
-    })
-    .unwrap();
+        *a += *outer.alloc(2u64); // usable again
+        assert_eq!(*a, 3);
+        // Explicit nesting on the default scope, with a default scope inside that.
+        outer.no_escape(|mid| {
+            let b = mid.alloc(4u64);
+            assert_eq!(f_default(&[1, 2, 3]), 9);
+            *b += 1;
+            assert_eq!(*b, 5);
+        });
+    });
 }
 
 #[test]
