@@ -7,8 +7,12 @@ use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use crate::buffer::{Buffer, BufferStats};
-use crate::bump::bump_up;
+use crate::bump::bump_offset;
 use crate::error::AllocError;
+
+/// The usable part of an `AllocBuffer`'s memory starts at an address aligned to this, so every
+/// request aligned up to it takes the fast path.
+const START_ALIGN: usize = 16;
 
 /// The default capacity of [`AllocBuffer::new`]: 1 MiB.
 pub const DEFAULT_ALLOC_BUFFER_CAPACITY: usize = 1 << 20;
@@ -22,6 +26,9 @@ const OWNED_ALIGN: usize = 64;
 /// Its memory is either owned ([`new`](AllocBuffer::new), [`with_capacity`](AllocBuffer::with_capacity),
 /// or taken from a `Vec<u8>` / `Box<[u8]>`) or borrowed from the caller for `'m` (a slice, an
 /// array, a `static`, uninitialised bytes), which needs no allocator at all.
+///
+/// Borrowed memory is used from its first 16-byte aligned address on (see
+/// [`from_uninit`](AllocBuffer::from_uninit)).
 ///
 /// When it is full, `try_*` allocations return [`AllocError::BufferFull`] (with what was asked,
 /// what was free and the capacity), the plain forms panic with that text, and the buffer is left
@@ -40,13 +47,14 @@ const OWNED_ALIGN: usize = 64;
 /// assert_eq!(sum, 9);
 /// ```
 pub struct AllocBuffer<'m> {
-    /// Start of the memory; all allocations are derived from this pointer.
+    /// The memory as given (or allocated), and its length: what `Drop` gives back.
+    memory: NonNull<u8>,
+    memory_len: usize,
+    /// Start of the usable memory, aligned to `START_ALIGN`; allocations derive from it.
     start: NonNull<u8>,
     capacity: usize,
-    /// The bump position, with the provenance of the memory.
-    cursor: *mut u8,
-    /// Address of the end of the memory.
-    end: usize,
+    /// Bytes from `start` to the bump position.
+    offset: usize,
     owner: Owner,
     _memory: PhantomData<&'m mut [MaybeUninit<u8>]>,
 }
@@ -139,24 +147,35 @@ impl Default for AllocBuffer<'static> {
 }
 
 impl<'m> AllocBuffer<'m> {
-    fn from_raw_parts(start: NonNull<u8>, capacity: usize, owner: Owner) -> Self {
+    /// A buffer over `capacity` bytes at `memory`. The usable part starts at the first address
+    /// aligned to [`START_ALIGN`] (owned memory already is; borrowed memory may lose up to 15
+    /// bytes), so every request aligned up to it takes the fast path.
+    fn from_raw_parts(memory: NonNull<u8>, capacity: usize, owner: Owner) -> Self {
+        let skip = (memory.as_ptr().addr().wrapping_neg() & (START_ALIGN - 1)).min(capacity);
         AllocBuffer {
-            start,
-            capacity,
-            cursor: start.as_ptr(),
-            end: start.as_ptr().addr() + capacity,
+            memory,
+            memory_len: capacity,
+            // SAFETY: `skip <= capacity`: in bounds of the memory (or one past it).
+            start: unsafe { memory.add(skip) },
+            capacity: capacity - skip,
+            offset: 0,
             owner,
             _memory: PhantomData,
         }
     }
 
     /// A buffer over memory the caller lends for `'m`. The bytes' values don't matter; they are
-    /// overwritten by allocations.
+    /// overwritten by allocations. The buffer starts at the first 16-byte aligned address of the
+    /// memory, so up to 15 bytes of unaligned memory go unused (none for memory aligned to 16).
     ///
     /// ```
     /// use core::mem::MaybeUninit;
-    /// let mut storage = [MaybeUninit::<u8>::uninit(); 64];
-    /// let buf = bumper::AllocBuffer::from_uninit(&mut storage);
+    ///
+    /// #[repr(align(16))]
+    /// struct Storage([MaybeUninit<u8>; 64]);
+    ///
+    /// let mut storage = Storage([MaybeUninit::uninit(); 64]);
+    /// let buf = bumper::AllocBuffer::from_uninit(&mut storage.0);
     /// assert_eq!(buf.capacity(), 64);
     /// ```
     pub fn from_uninit(memory: &'m mut [MaybeUninit<u8>]) -> Self {
@@ -174,19 +193,37 @@ impl<'m> AllocBuffer<'m> {
     /// Bytes from the start to the bump position (alignment padding included).
     #[inline]
     pub fn used(&self) -> usize {
-        self.cursor.addr() - self.start.as_ptr().addr()
+        self.offset
     }
 
     /// Bytes left after the bump position.
     #[inline]
     pub fn remaining(&self) -> usize {
-        self.end - self.cursor.addr()
+        self.capacity - self.offset
     }
 
     /// The address range of the buffer's memory; every allocation lies inside it.
     pub fn memory_range(&self) -> core::ops::Range<usize> {
         let start = self.start.as_ptr().addr();
         start..start + self.capacity
+    }
+
+    /// Requests aligned more than the memory's start: align the address instead of the offset.
+    #[cold]
+    #[inline(never)]
+    fn alloc_overaligned(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        let position = self.start.as_ptr().addr() + self.offset;
+        let padding = position.wrapping_neg() & (layout.align() - 1);
+        match padding.checked_add(layout.size()) {
+            Some(needed) if needed <= self.remaining() => {
+                let start = self.offset + padding;
+                self.offset += needed;
+                // SAFETY: `start + size <= capacity`: inside the memory (or one past it), with
+                // its provenance; non-null because the start of the memory is.
+                Ok(unsafe { NonNull::new_unchecked(self.start.as_ptr().add(start)) })
+            }
+            _ => Err(self.full(layout)),
+        }
     }
 
     #[cold]
@@ -268,12 +305,12 @@ impl Drop for AllocBuffer<'_> {
             Owner::Borrowed => {}
             #[cfg(feature = "alloc")]
             Owner::Global { align } => {
-                if self.capacity != 0 {
+                if self.memory_len != 0 {
                     // SAFETY: allocated in `try_with_capacity` with exactly this size and alignment.
                     unsafe {
                         alloc::alloc::dealloc(
-                            self.start.as_ptr(),
-                            Layout::from_size_align_unchecked(self.capacity, align),
+                            self.memory.as_ptr(),
+                            Layout::from_size_align_unchecked(self.memory_len, align),
                         )
                     }
                 }
@@ -283,14 +320,14 @@ impl Drop for AllocBuffer<'_> {
                 // SAFETY: pointer and capacity come from a `Vec<u8>` we took apart; length 0
                 // because `u8` needs no drop.
                 drop(unsafe {
-                    alloc::vec::Vec::from_raw_parts(self.start.as_ptr(), 0, self.capacity)
+                    alloc::vec::Vec::from_raw_parts(self.memory.as_ptr(), 0, self.memory_len)
                 })
             }
             #[cfg(feature = "alloc")]
             Owner::Boxed => {
                 let slice = core::ptr::slice_from_raw_parts_mut(
-                    self.start.as_ptr().cast::<MaybeUninit<u8>>(),
-                    self.capacity,
+                    self.memory.as_ptr().cast::<MaybeUninit<u8>>(),
+                    self.memory_len,
                 );
                 // SAFETY: pointer and length come from `Box::into_raw` of a boxed byte slice
                 // (`MaybeUninit<u8>` has the layout of `u8`).
@@ -310,16 +347,20 @@ pub struct AllocCheckpoint {
 
 // SAFETY: allocations are disjoint sub-ranges of `start..start + capacity` past the previous
 // bump position, aligned as asked; the memory is behind a pointer, so it stays put when the
-// buffer moves; restore and reset only move the cursor back.
+// buffer moves; restore and reset only move the offset back.
 unsafe impl Buffer for AllocBuffer<'_> {
     type Checkpoint = AllocCheckpoint;
 
     #[inline(always)]
     fn try_alloc_layout(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        // SAFETY: the cursor stays in `start..=end` of the buffer's memory, whose provenance it
-        // carries; `start` is non-null.
-        match unsafe { bump_up(&mut self.cursor, self.end, layout) } {
-            Some(ptr) => Ok(ptr),
+        if layout.align() > START_ALIGN {
+            return self.alloc_overaligned(layout);
+        }
+        match bump_offset(&mut self.offset, self.capacity, layout) {
+            // SAFETY: `start + size <= capacity`: inside the memory (or one past it), with its
+            // provenance; aligned because `start` is a multiple of the alignment and the memory
+            // starts aligned to at least it; non-null because the start of the memory is.
+            Some(start) => Ok(unsafe { NonNull::new_unchecked(self.start.as_ptr().add(start)) }),
             None => Err(self.full(layout)),
         }
     }
@@ -328,22 +369,21 @@ unsafe impl Buffer for AllocBuffer<'_> {
     fn checkpoint(&self) -> AllocCheckpoint {
         AllocCheckpoint {
             base: self.start.as_ptr().addr(),
-            offset: self.used(),
+            offset: self.offset,
         }
     }
 
     #[inline(always)]
     unsafe fn restore(&mut self, checkpoint: AllocCheckpoint) {
-        if checkpoint.base != self.start.as_ptr().addr() || checkpoint.offset > self.used() {
-            bad_checkpoint(checkpoint, self.start.as_ptr().addr(), self.used());
+        if checkpoint.base != self.start.as_ptr().addr() || checkpoint.offset > self.offset {
+            bad_checkpoint(checkpoint, self.start.as_ptr().addr(), self.offset);
         }
-        // `offset <= used <= capacity`: inside the memory (or one past it).
-        self.cursor = self.start.as_ptr().wrapping_add(checkpoint.offset);
+        self.offset = checkpoint.offset;
     }
 
     #[inline]
     fn reset(&mut self) {
-        self.cursor = self.start.as_ptr();
+        self.offset = 0;
     }
 
     fn stats(&self) -> Option<BufferStats> {

@@ -145,11 +145,15 @@ impl<B: Buffer> ErasedBuffer for B {
 #[derive(Clone, Copy)]
 enum Target {
     Slab(NonNull<SlabBuffer>),
-    Dyn(NonNull<dyn ErasedBuffer>),
+    /// Through a place holding the `dyn` pointer, so the target stays two words.
+    Dyn(NonNull<DynPtr>),
     /// An inner default scope is open on this handle's buffer: using the handle would let the
     /// inner scope's end free what it allocates.
     Suspended,
 }
+
+/// A type-erased buffer pointer.
+type DynPtr = NonNull<dyn ErasedBuffer>;
 
 /// The innermost open handle on a buffer, if any.
 type ActiveCell = Cell<Option<NonNull<DefaultBuffer>>>;
@@ -165,7 +169,8 @@ struct Current {
 #[derive(Clone, Copy)]
 enum Owned {
     Slab(NonNull<SlabBuffer>),
-    Fixed(NonNull<AllocBuffer<'static>>),
+    /// The buffer, and the leaked place holding its `dyn` pointer.
+    Fixed(NonNull<AllocBuffer<'static>>, NonNull<DynPtr>),
 }
 
 /// Per-thread state. All `Cell`s without a destructor, so reaching it is a plain thread-local
@@ -208,8 +213,11 @@ impl Drop for OwnedGuard {
                 // open while the thread's locals are destroyed (scopes live on the stack of
                 // running code), and the slot no longer points to the buffer.
                 Owned::Slab(p) => drop(unsafe { Box::from_raw(p.as_ptr()) }),
-                // SAFETY: as above.
-                Owned::Fixed(p) => drop(unsafe { Box::from_raw(p.as_ptr()) }),
+                // SAFETY: as above, for both boxes.
+                Owned::Fixed(p, place) => unsafe {
+                    drop(Box::from_raw(place.as_ptr()));
+                    drop(Box::from_raw(p.as_ptr()));
+                },
             }
         });
     }
@@ -253,8 +261,9 @@ impl ThreadSlot {
             }
             DefaultBufferKind::Fixed { capacity } => {
                 let p = NonNull::from(Box::leak(Box::new(AllocBuffer::with_capacity(capacity))));
-                let erased: NonNull<dyn ErasedBuffer> = p;
-                (Owned::Fixed(p), Target::Dyn(erased))
+                let erased: DynPtr = p;
+                let place = NonNull::from(Box::leak(Box::new(erased)));
+                (Owned::Fixed(p, place), Target::Dyn(place))
             }
         };
         self.owned.set(Some(owned));
@@ -317,7 +326,7 @@ impl DefaultBuffer {
         unsafe {
             match self.target {
                 Target::Slab(p) => TargetMut::Slab(&mut *p.as_ptr()),
-                Target::Dyn(p) => TargetMut::Dyn(&mut *p.as_ptr()),
+                Target::Dyn(p) => TargetMut::Dyn(&mut *p.as_ref().as_ptr()),
                 Target::Suspended => suspended_handle_used(),
             }
         }
@@ -329,7 +338,7 @@ impl DefaultBuffer {
         unsafe {
             match self.target {
                 Target::Slab(p) => TargetRef::Slab(p.as_ref()),
-                Target::Dyn(p) => TargetRef::Dyn(p.as_ref()),
+                Target::Dyn(p) => TargetRef::Dyn(p.as_ref().as_ref()),
                 Target::Suspended => suspended_handle_used(),
             }
         }
@@ -534,9 +543,9 @@ pub fn with_buffer<B: Buffer, R>(buf: &mut B, f: impl FnOnce() -> R) -> R {
     // SAFETY: only the lifetime bound of the trait object changes. The pointer is removed from
     // the slot (by `Restore` below, also on panic) before `buf`'s borrow ends, and every handle
     // made from it lives inside `f`.
-    let erased: NonNull<dyn ErasedBuffer> = unsafe { mem::transmute(erased) };
+    let erased: DynPtr = unsafe { mem::transmute(erased) };
     let lent = Current {
-        target: Target::Dyn(erased),
+        target: Target::Dyn(NonNull::from(&erased)),
         active: NonNull::from(&active),
     };
 
@@ -578,7 +587,7 @@ pub fn reset_default_buffer() -> Result<(), DefaultBufferError> {
     unsafe {
         match target {
             Target::Slab(p) => (*p.as_ptr()).reset(),
-            Target::Dyn(p) => (*p.as_ptr()).erased_reset(),
+            Target::Dyn(p) => (*p.as_ref().as_ptr()).erased_reset(),
             Target::Suspended => unreachable!("the current target is never suspended"),
         }
     }
@@ -601,7 +610,7 @@ pub fn default_buffer_stats() -> Option<BufferStats> {
     unsafe {
         match target {
             Target::Slab(p) => p.as_ref().stats(),
-            Target::Dyn(p) => p.as_ref().erased_stats(),
+            Target::Dyn(p) => p.as_ref().as_ref().erased_stats(),
             Target::Suspended => None,
         }
     }
@@ -622,7 +631,8 @@ pub fn default_buffer_stats() -> Option<BufferStats> {
 pub fn default_buffer_addr() -> *const () {
     match with_slot(ThreadSlot::current).target {
         Target::Slab(p) => p.as_ptr().cast_const().cast(),
-        Target::Dyn(p) => p.as_ptr().cast_const().cast(),
+        // SAFETY: the place outlives the target (slot or `with_buffer` frame).
+        Target::Dyn(p) => unsafe { p.as_ref() }.as_ptr().cast_const().cast(),
         Target::Suspended => ptr::null(),
     }
 }

@@ -7,7 +7,7 @@ use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::buffer::{Buffer, BufferStats};
-use crate::bump::bump_up;
+use crate::bump::bump_offset;
 use crate::error::AllocError;
 
 /// The default slab size: 1 MiB.
@@ -45,12 +45,12 @@ static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 /// assert_eq!(buf.stats().unwrap().big_allocations, 0); // freed by the scope's end
 /// ```
 pub struct SlabBuffer<const SLAB_SIZE: usize = DEFAULT_SLAB_SIZE> {
-    /// The bump position, with the provenance of the current slab.
-    cursor: *mut u8,
     /// Start of the current slab (a dangling, aligned address before the first slab exists).
     current_start: *mut u8,
-    /// Address of the end of the current slab.
-    end: usize,
+    /// Bytes from `current_start` to the bump position.
+    offset: usize,
+    /// Bytes in the current slab: `SLAB_SIZE`, or 0 before the first slab exists.
+    limit: usize,
     /// Index of the current slab in `slabs`.
     current: usize,
     /// Every slab held: `slabs[..current]` are full, `slabs[current + 1..]` are spares.
@@ -89,9 +89,9 @@ impl<const SLAB_SIZE: usize> SlabBuffer<SLAB_SIZE> {
         let () = Self::VALID_SLAB_SIZE;
         let sentinel = ptr::without_provenance_mut::<u8>(SLAB_ALIGN);
         SlabBuffer {
-            cursor: sentinel,
             current_start: sentinel,
-            end: SLAB_ALIGN,
+            offset: 0,
+            limit: 0,
             current: 0,
             slabs: Vec::new(),
             big: Vec::new(),
@@ -108,7 +108,7 @@ impl<const SLAB_SIZE: usize> SlabBuffer<SLAB_SIZE> {
     /// Bytes used: full slabs before the current one, the current slab up to the bump position,
     /// and the big allocations.
     pub fn used(&self) -> usize {
-        self.current * SLAB_SIZE + self.offset() + self.big_bytes
+        self.current * SLAB_SIZE + self.offset + self.big_bytes
     }
 
     /// Bytes held: all slabs (spares included) and the big allocations.
@@ -145,11 +145,6 @@ impl<const SLAB_SIZE: usize> SlabBuffer<SLAB_SIZE> {
         spares
     }
 
-    #[inline]
-    fn offset(&self) -> usize {
-        self.cursor.addr() - self.current_start.addr()
-    }
-
     fn slab_layout() -> Layout {
         // Valid by `VALID_SLAB_SIZE`.
         Layout::from_size_align(SLAB_SIZE, SLAB_ALIGN).expect("valid slab layout")
@@ -158,12 +153,11 @@ impl<const SLAB_SIZE: usize> SlabBuffer<SLAB_SIZE> {
     /// Makes `index` the current slab, positioned `offset` bytes in.
     #[inline]
     fn enter_slab(&mut self, index: usize, offset: usize) {
-        let start = self.slabs[index].as_ptr();
         self.current = index;
-        self.current_start = start;
-        self.end = start.addr() + SLAB_SIZE;
+        self.current_start = self.slabs[index].as_ptr();
+        self.limit = SLAB_SIZE;
         // `offset <= SLAB_SIZE`: in bounds of the slab (or one past it).
-        self.cursor = start.wrapping_add(offset);
+        self.offset = offset;
     }
 
     /// Everything but the in-slab bump: empty requests, big requests, moving to the next slab.
@@ -232,10 +226,15 @@ impl<const SLAB_SIZE: usize> SlabBuffer<SLAB_SIZE> {
     /// The fast path: bump inside the current slab, or `None`.
     #[inline(always)]
     fn bump(&mut self, layout: Layout) -> Option<NonNull<u8>> {
-        // SAFETY: the cursor stays in `current_start..=end` of the current slab, whose
-        // provenance it carries; before the first slab it is the sentinel (address 64) with
-        // `end` equal to it, so only zero-sized blocks (which touch no memory) come out.
-        unsafe { bump_up(&mut self.cursor, self.end, layout) }
+        if layout.align() > SLAB_ALIGN {
+            return None;
+        }
+        let start = bump_offset(&mut self.offset, self.limit, layout)?;
+        // SAFETY: `start + size <= limit`: inside the current slab (or one past it), with its
+        // provenance; aligned because slabs are `SLAB_ALIGN`-aligned; non-null because the slab
+        // is. Before the first slab `limit` is 0, so only zero-sized blocks come out, at the
+        // sentinel's non-null, aligned address, touching no memory.
+        Some(unsafe { NonNull::new_unchecked(self.current_start.wrapping_add(start)) })
     }
 
     /// The rare parts of a restore: validation failures, freeing big allocations, going back
@@ -248,14 +247,13 @@ impl<const SLAB_SIZE: usize> SlabBuffer<SLAB_SIZE> {
         if cp.id != self.id
             || big > self.big.len()
             || cp.slab > self.current
-            || (same_slab && cp.offset > self.offset())
+            || (same_slab && cp.offset > self.offset)
         {
             bad_checkpoint(cp, self.id);
         }
         self.free_big(big);
         if same_slab {
-            // `cp.offset <= offset <= SLAB_SIZE`: stays inside the current slab.
-            self.cursor = self.current_start.wrapping_add(cp.offset);
+            self.offset = cp.offset;
         } else {
             self.enter_slab(cp.slab, cp.offset);
         }
@@ -304,7 +302,7 @@ unsafe impl<const SLAB_SIZE: usize> Buffer for SlabBuffer<SLAB_SIZE> {
         SlabCheckpoint {
             id: self.id,
             slab: self.current,
-            offset: self.offset(),
+            offset: self.offset,
             // At most `u32::MAX` (enforced by `alloc_big`).
             big: self.big.len() as u32,
         }
@@ -317,10 +315,9 @@ unsafe impl<const SLAB_SIZE: usize> Buffer for SlabBuffer<SLAB_SIZE> {
         if cp.id == self.id
             && cp.slab == self.current
             && cp.big as usize == self.big.len()
-            && cp.offset <= self.offset()
+            && cp.offset <= self.offset
         {
-            // `cp.offset <= offset <= SLAB_SIZE`: stays inside the current slab.
-            self.cursor = self.current_start.wrapping_add(cp.offset);
+            self.offset = cp.offset;
         } else {
             self.restore_slow(cp);
         }
