@@ -2,6 +2,10 @@
 //!
 //! This crate is at its beginning: `AllocArray`, `CheckedAllocArray`, `BumperAllocator` and
 //! `with_allocator` are not built yet. Today it re-exports [`bumper`], on which it builds.
-#![forbid(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+mod autoscaling;
+
+pub use autoscaling::{AutoscalingAllocBuffer, AutoscalingCheckpoint};
 
 pub use bumper;
