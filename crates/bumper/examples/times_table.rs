@@ -19,8 +19,9 @@ fn main() {
         std::process::exit(2);
     };
 
+    let memory_ptr = &raw mut MEMORY;
     // SAFETY: this is the only place `MEMORY` is referenced, and `main` runs once.
-    let memory = unsafe { &mut *(&raw mut MEMORY) };
+    let memory = unsafe { &mut *memory_ptr };
     let mut buf = AllocBuffer::from(memory);
 
     let printed = buf.no_escape(|s| {

@@ -151,13 +151,18 @@ impl<'m> AllocBuffer<'m> {
     /// aligned to [`START_ALIGN`] (owned memory already is; borrowed memory may lose up to 15
     /// bytes), so every request aligned up to it takes the fast path.
     fn from_raw_parts(memory: NonNull<u8>, capacity: usize, owner: Owner) -> Self {
-        let skip = (memory.as_ptr().addr().wrapping_neg() & (START_ALIGN - 1)).min(capacity);
+        let skip = memory.as_ptr().addr().wrapping_neg() & (START_ALIGN - 1);
+        // If the memory is too short to reach an aligned address, the buffer is empty and its
+        // start lies past the memory: never dereferenced, it only serves zero-sized requests,
+        // which need an aligned non-null pointer and nothing more.
+        let start = memory.as_ptr().wrapping_add(skip);
         AllocBuffer {
             memory,
             memory_len: capacity,
-            // SAFETY: `skip <= capacity`: in bounds of the memory (or one past it).
-            start: unsafe { memory.add(skip) },
-            capacity: capacity - skip,
+            // SAFETY: `memory` is non-null and `skip < 16`, so the address can't wrap to zero
+            // (an allocation never ends at the top of the address space).
+            start: unsafe { NonNull::new_unchecked(start) },
+            capacity: capacity.saturating_sub(skip),
             offset: 0,
             owner,
             _memory: PhantomData,

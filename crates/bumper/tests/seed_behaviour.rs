@@ -188,7 +188,9 @@ fn every_allocation_is_aligned_for_its_type() {
             assert_eq!(s.alloc(0u16) as *mut u16 as usize % 2, 0);
             assert_eq!(s.alloc(0u64) as *mut u64 as usize % 8, 0);
             assert_eq!(s.alloc(0u128) as *mut u128 as usize % 16, 0);
-            assert_eq!(s.alloc(Line([0; 64])) as *mut Line as usize % 64, 0);
+            let line = s.alloc(Line([7; 64]));
+            assert_eq!(line as *mut Line as usize % 64, 0);
+            assert_eq!(line.0[63], 7);
         }
     });
 }
