@@ -207,7 +207,9 @@ impl<'m> AllocBuffer<'m> {
         self.capacity - self.offset
     }
 
-    /// The address range of the buffer's memory; every allocation lies inside it.
+    /// The address range of the buffer's memory; every allocation lies inside it. (Borrowed
+    /// memory too short to reach a 16-byte aligned address gives an empty buffer whose range
+    /// starts at that address, just past the memory.)
     pub fn memory_range(&self) -> core::ops::Range<usize> {
         let start = self.start.as_ptr().addr();
         start..start + self.capacity

@@ -518,8 +518,13 @@ proptest! {
         let facts = fixed_facts(&buf);
         // The buffer may skip a few bytes at the start to align itself, never more.
         let range = facts.memory.clone().unwrap();
-        prop_assert!(lent.start <= range.start && range.end == lent.end, "{:x?} in {:x?}", range, lent);
         prop_assert!(range.start - lent.start < 16);
+        if range.start <= lent.end {
+            prop_assert!(lent.start <= range.start && range.end == lent.end, "{:x?} in {:x?}", range, lent);
+        } else {
+            // Too short to reach a 16-byte aligned address: an empty buffer just past it.
+            prop_assert!(range.is_empty() && range.start % 16 == 0, "{:x?} for {:x?}", range, lent);
+        }
         prop_assert_eq!(buf.capacity(), range.len());
         run_ops(&mut buf, &ops, &facts)?;
     }
