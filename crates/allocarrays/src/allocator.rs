@@ -113,6 +113,10 @@ unsafe impl<B: Buffer + Send + 'static> ArrayAllocator for BumperAllocator<B> {
     fn reset(&self) -> ResetReport {
         BumperAllocator::reset(self)
     }
+
+    fn as_sync(&self) -> Option<&(dyn ArrayAllocator + Sync)> {
+        Some(self)
+    }
 }
 
 /// A bump allocator for arrays without a lock, for one thread (the seed's

@@ -48,6 +48,10 @@ pub(crate) struct ArenaState<B: Buffer> {
     resets: usize,
 }
 
+// SAFETY: the buffer is `Send`; the checkpoints are plain positions of that same buffer, only
+// ever handed back to it, so they may travel with it even if their type holds raw pointers.
+unsafe impl<B: Buffer + Send> Send for ArenaState<B> {}
+
 impl<B: Buffer> ArenaState<B> {
     pub(crate) fn new(buffer: B) -> Self {
         let start = buffer.checkpoint();

@@ -28,6 +28,15 @@ pub unsafe trait ArrayAllocator {
     /// Frees every array made since the last reset whose memory no live array still uses;
     /// invalidates checked arrays.
     fn reset(&self) -> ResetReport;
+
+    /// This allocator as a thread-safe one, if it is: what [`thread_scope`] and [`with_carry`]
+    /// carry into other threads. `None` (the default) keeps other threads on the heap.
+    ///
+    /// [`thread_scope`]: crate::thread_scope
+    /// [`with_carry`]: crate::with_carry
+    fn as_sync(&self) -> Option<&(dyn ArrayAllocator + Sync)> {
+        None
+    }
 }
 
 std::thread_local! {
@@ -81,7 +90,10 @@ pub fn has_allocator() -> bool {
     CURRENT.with(|c| c.get().is_some())
 }
 
-fn set_current<R>(alloc: Option<NonNull<dyn ArrayAllocator>>, f: impl FnOnce() -> R) -> R {
+pub(crate) fn set_current<R>(
+    alloc: Option<NonNull<dyn ArrayAllocator>>,
+    f: impl FnOnce() -> R,
+) -> R {
     /// Puts the previous allocator back, also on panic.
     struct Restore(Option<NonNull<dyn ArrayAllocator>>);
     impl Drop for Restore {
@@ -92,6 +104,12 @@ fn set_current<R>(alloc: Option<NonNull<dyn ArrayAllocator>>, f: impl FnOnce() -
     }
     let _restore = Restore(CURRENT.with(|c| c.replace(alloc)));
     f()
+}
+
+/// The current allocator, if any. Valid until the innermost `with_allocator` frame on this
+/// thread returns.
+pub(crate) fn current() -> Option<NonNull<dyn ArrayAllocator>> {
+    CURRENT.with(|c| c.get())
 }
 
 /// Memory from the current allocator for `layout`, or `None` outside any [`with_allocator`].

@@ -18,6 +18,7 @@ mod arena;
 mod autoscaling;
 mod context;
 mod epoch;
+mod propagate;
 #[allow(dead_code)] // used by the array types, which are next
 mod storage;
 
@@ -26,5 +27,8 @@ pub use arena::{AllocatorStats, ResetReport};
 pub use autoscaling::{AutoscalingAllocBuffer, AutoscalingCheckpoint};
 pub use context::{has_allocator, with_allocator, without_allocator, ArrayAllocator};
 pub use epoch::Lease;
+#[cfg(feature = "rayon")]
+pub use propagate::{rayon_scope, AllocRayonScope};
+pub use propagate::{thread_scope, with_carry, AllocThreadScope, Carry};
 
 pub use bumper;
