@@ -97,44 +97,53 @@ impl<B: Buffer> ArenaState<B> {
         }
         self.resets += 1;
         let invalidated_checked = std::mem::take(&mut self.tracked_checked);
-        let report = match self
+        let last_pinned = self
             .epochs
             .iter()
-            .rposition(|(_, epoch)| live_arrays(epoch) > 0)
-        {
-            None => {
-                self.buffer.reset();
-                self.epochs.clear();
-                ResetReport {
-                    invalidated_checked,
-                    ..ResetReport::default()
-                }
+            .rposition(|(_, epoch)| live_arrays(epoch) > 0);
+        // Epochs after the last pinned one have no arrays left: their memory is reclaimed.
+        let keep = last_pinned.map_or(0, |i| i + 1);
+        match self.epochs.get(keep) {
+            None => {}
+            Some(_) if keep == 0 => self.buffer.reset(),
+            Some(&(start, _)) => {
+                // SAFETY: the checkpoint was taken from this buffer when that epoch began; since
+                // then the buffer was only restored to later checkpoints (which leaves earlier
+                // ones valid), never reset (a reset empties `epochs`); and no array of that epoch
+                // or a later one is alive to use the memory freed.
+                unsafe { self.buffer.restore(start) }
             }
-            Some(last_pinned) => {
-                if let Some(&(start, _)) = self.epochs.get(last_pinned + 1) {
-                    // SAFETY: the checkpoint was taken from this buffer when that epoch began;
-                    // since then the buffer was only restored to later checkpoints (which
-                    // leaves earlier ones valid), never reset (a reset empties `epochs`); and no
-                    // array of that epoch or a later one is alive to use the memory freed.
-                    unsafe { self.buffer.restore(start) };
-                    self.epochs.truncate(last_pinned + 1);
-                }
-                let pinned_arrays = self
-                    .epochs
-                    .iter()
-                    .map(|(_, epoch)| live_arrays(epoch))
-                    .sum();
-                let pinned_bytes = self.buffer.stats().map_or(0, |s| s.used);
-                ResetReport {
-                    pinned_arrays,
-                    pinned_bytes,
-                    invalidated_checked,
-                }
-            }
+        }
+        // A reclaimed epoch no array refers to can serve as the next one, which spares an
+        // allocation per reset in the steady state.
+        let reusable = self
+            .epochs
+            .drain(keep..)
+            .next_back()
+            .map(|(_, epoch)| epoch);
+        let pinned_arrays = self
+            .epochs
+            .iter()
+            .map(|(_, epoch)| live_arrays(epoch))
+            .sum();
+        let pinned_bytes = if keep == 0 {
+            0
+        } else {
+            self.buffer.stats().map_or(0, |s| s.used)
         };
-        let start = self.buffer.checkpoint();
-        self.epochs.push((start, Epoch::new()));
-        report
+        let epoch = match reusable {
+            Some(epoch) => {
+                epoch.revalidate();
+                epoch
+            }
+            None => Epoch::new(),
+        };
+        self.epochs.push((self.buffer.checkpoint(), epoch));
+        ResetReport {
+            pinned_arrays,
+            pinned_bytes,
+            invalidated_checked,
+        }
     }
 
     pub(crate) fn stats(&self) -> AllocatorStats {

@@ -28,6 +28,16 @@ impl Epoch {
         self.valid.store(false, Ordering::Release);
     }
 
+    /// Makes an epoch no lease refers to valid again, to serve as the next epoch.
+    pub(crate) fn revalidate(self: &Arc<Self>) {
+        debug_assert_eq!(
+            live_arrays(self),
+            0,
+            "only an epoch without leases may be reused"
+        );
+        self.valid.store(true, Ordering::Release);
+    }
+
     pub(crate) fn is_valid(&self) -> bool {
         self.valid.load(Ordering::Acquire)
     }
