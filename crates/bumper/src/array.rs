@@ -85,7 +85,7 @@ impl<'s, B: Buffer> Scope<'s, B> {
     }
 
     /// An n-d array of `shape` with uninitialised elements, the seed's `@alloc`: write every
-    /// element (e.g. with `ndarray::Zip` or [`ArrayViewMut::assign_to`]), then read it through
+    /// element (e.g. with `ndarray::Zip` or `indexed_iter_mut`), then read it through
     /// `MaybeUninit::assume_init`.
     ///
     /// ```
