@@ -3,6 +3,7 @@
 use std::alloc::Layout;
 use std::any::Any;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bumper::{AllocError, Buffer};
@@ -38,6 +39,9 @@ pub struct AllocatorStats {
     pub resets: usize,
 }
 
+/// Epoch entries below which dead epochs are not merged.
+const COMPACT_MIN: usize = 64;
+
 /// A buffer and its epochs. The last epoch is the current one; earlier ones are kept only while
 /// arrays allocated in them live.
 pub(crate) struct ArenaState<B: Buffer> {
@@ -46,6 +50,10 @@ pub(crate) struct ArenaState<B: Buffer> {
     epochs: Vec<(B::Checkpoint, Arc<Epoch>)>,
     tracked_checked: usize,
     resets: usize,
+    /// Live leases over all epochs (shared with the epochs, updated by the leases).
+    all_leases: Arc<AtomicUsize>,
+    /// Epoch count at which dead epochs are next merged (keeps resets O(1) amortised).
+    compact_at: usize,
 }
 
 // SAFETY: the buffer is `Send`; the checkpoints are plain positions of that same buffer, only
@@ -55,11 +63,14 @@ unsafe impl<B: Buffer + Send> Send for ArenaState<B> {}
 impl<B: Buffer> ArenaState<B> {
     pub(crate) fn new(buffer: B) -> Self {
         let start = buffer.checkpoint();
+        let all_leases = Arc::new(AtomicUsize::new(0));
         ArenaState {
             buffer,
-            epochs: vec![(start, Epoch::new())],
+            epochs: vec![(start, Epoch::new(&all_leases))],
             tracked_checked: 0,
             resets: 0,
+            all_leases,
+            compact_at: COMPACT_MIN,
         }
     }
 
@@ -92,9 +103,8 @@ impl<B: Buffer> ArenaState<B> {
     /// Ends the current epoch: invalidates every checked array, then reclaims all memory no
     /// live array uses. Memory of live arrays (and everything below it in the buffer) stays.
     pub(crate) fn reset(&mut self) -> ResetReport {
-        for (_, epoch) in &self.epochs {
-            epoch.invalidate();
-        }
+        // Earlier epochs were invalidated by the resets that ended them.
+        self.current_epoch().invalidate();
         self.resets += 1;
         let invalidated_checked = std::mem::take(&mut self.tracked_checked);
         let last_pinned = self
@@ -121,11 +131,10 @@ impl<B: Buffer> ArenaState<B> {
             .drain(keep..)
             .next_back()
             .map(|(_, epoch)| epoch);
-        let pinned_arrays = self
-            .epochs
-            .iter()
-            .map(|(_, epoch)| live_arrays(epoch))
-            .sum();
+        if self.epochs.len() >= self.compact_at {
+            self.merge_dead_epochs();
+        }
+        let pinned_arrays = self.all_leases.load(Ordering::Relaxed);
         let pinned_bytes = if keep == 0 {
             0
         } else {
@@ -136,7 +145,7 @@ impl<B: Buffer> ArenaState<B> {
                 epoch.revalidate();
                 epoch
             }
-            None => Epoch::new(),
+            None => Epoch::new(&self.all_leases),
         };
         self.epochs.push((self.buffer.checkpoint(), epoch));
         ResetReport {
@@ -146,16 +155,26 @@ impl<B: Buffer> ArenaState<B> {
         }
     }
 
+    /// Drops the entries of dead epochs that follow another dead epoch: the earlier one's start
+    /// already marks where their memory begins, which is all a later reset needs. Keeps the
+    /// bookkeeping proportional to the pinned epochs when arrays of many resets stay alive.
+    fn merge_dead_epochs(&mut self) {
+        let mut previous_dead = false;
+        self.epochs.retain(|(_, epoch)| {
+            let dead = live_arrays(epoch) == 0;
+            let keep = !(dead && previous_dead);
+            previous_dead = dead;
+            keep
+        });
+        self.compact_at = (2 * self.epochs.len()).max(COMPACT_MIN);
+    }
+
     pub(crate) fn stats(&self) -> AllocatorStats {
         let buffer = self.buffer.stats().unwrap_or_default();
         AllocatorStats {
             used: buffer.used,
             capacity: buffer.capacity,
-            live_arrays: self
-                .epochs
-                .iter()
-                .map(|(_, epoch)| live_arrays(epoch))
-                .sum(),
+            live_arrays: self.all_leases.load(Ordering::Relaxed),
             tracked_checked: self.tracked_checked,
             resets: self.resets,
         }
