@@ -213,9 +213,30 @@ fn buffer_name<B: Buffer + 'static>(buffer: &B, f: &mut fmt::Formatter<'_>) -> f
     } else if let Some(b) = any.downcast_ref::<AllocBuffer<'static>>() {
         write!(f, "AllocBuffer({} bytes)", b.capacity())
     } else {
-        let name = std::any::type_name::<B>();
-        f.write_str(name.rsplit("::").next().unwrap_or(name))
+        f.write_str(&short_type_name(std::any::type_name::<B>()))
     }
+}
+
+/// A type name without module paths, also inside generics: `my::Logged<bumper::AllocBuffer<'_>>`
+/// becomes `Logged<AllocBuffer<'_>>`.
+fn short_type_name(full: &str) -> String {
+    let mut out = String::with_capacity(full.len());
+    // Where the path segment being written started in `out`.
+    let mut segment = 0;
+    let mut rest = full;
+    while let Some(c) = rest.chars().next() {
+        if let Some(after) = rest.strip_prefix("::") {
+            out.truncate(segment);
+            rest = after;
+            continue;
+        }
+        out.push(c);
+        if !(c.is_alphanumeric() || c == '_') {
+            segment = out.len();
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 impl<B: Buffer + Send + 'static> fmt::Display for BumperAllocator<B> {

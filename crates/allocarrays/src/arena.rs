@@ -3,7 +3,6 @@
 use std::alloc::Layout;
 use std::any::Any;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bumper::{AllocError, Buffer};
@@ -50,8 +49,6 @@ pub(crate) struct ArenaState<B: Buffer> {
     epochs: Vec<(B::Checkpoint, Arc<Epoch>)>,
     tracked_checked: usize,
     resets: usize,
-    /// Live leases over all epochs (shared with the epochs, updated by the leases).
-    all_leases: Arc<AtomicUsize>,
     /// Epoch count at which dead epochs are next merged (keeps resets O(1) amortised).
     compact_at: usize,
 }
@@ -63,13 +60,11 @@ unsafe impl<B: Buffer + Send> Send for ArenaState<B> {}
 impl<B: Buffer> ArenaState<B> {
     pub(crate) fn new(buffer: B) -> Self {
         let start = buffer.checkpoint();
-        let all_leases = Arc::new(AtomicUsize::new(0));
         ArenaState {
             buffer,
-            epochs: vec![(start, Epoch::new(&all_leases))],
+            epochs: vec![(start, Epoch::new())],
             tracked_checked: 0,
             resets: 0,
-            all_leases,
             compact_at: COMPACT_MIN,
         }
     }
@@ -134,7 +129,9 @@ impl<B: Buffer> ArenaState<B> {
         if self.epochs.len() >= self.compact_at {
             self.merge_dead_epochs();
         }
-        let pinned_arrays = self.all_leases.load(Ordering::Relaxed);
+        // At most about twice as many epochs as there are pinned ones (see
+        // `merge_dead_epochs`), so this stays cheap.
+        let pinned_arrays = self.live_arrays();
         let pinned_bytes = if keep == 0 {
             0
         } else {
@@ -145,7 +142,7 @@ impl<B: Buffer> ArenaState<B> {
                 epoch.revalidate();
                 epoch
             }
-            None => Epoch::new(&self.all_leases),
+            None => Epoch::new(),
         };
         self.epochs.push((self.buffer.checkpoint(), epoch));
         ResetReport {
@@ -153,6 +150,13 @@ impl<B: Buffer> ArenaState<B> {
             pinned_bytes,
             invalidated_checked,
         }
+    }
+
+    fn live_arrays(&self) -> usize {
+        self.epochs
+            .iter()
+            .map(|(_, epoch)| live_arrays(epoch))
+            .sum()
     }
 
     /// Drops the entries of dead epochs that follow another dead epoch: the earlier one's start
@@ -174,7 +178,7 @@ impl<B: Buffer> ArenaState<B> {
         AllocatorStats {
             used: buffer.used,
             capacity: buffer.capacity,
-            live_arrays: self.all_leases.load(Ordering::Relaxed),
+            live_arrays: self.live_arrays(),
             tracked_checked: self.tracked_checked,
             resets: self.resets,
         }

@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// One epoch of an allocator. Arrays allocated in it hold an `Arc` to it (a [`Lease`]); the
@@ -14,16 +14,13 @@ pub(crate) struct Epoch {
     /// Set when the allocator is dropped while arrays of this epoch live: the buffer itself,
     /// kept alive until the last such epoch goes.
     orphaned_buffer: OnceLock<Arc<dyn Any + Send + Sync>>,
-    /// Live leases over all epochs of the allocator, shared by them: reports read it in O(1).
-    all_leases: Arc<AtomicUsize>,
 }
 
 impl Epoch {
-    pub(crate) fn new(all_leases: &Arc<AtomicUsize>) -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Epoch {
             valid: AtomicBool::new(true),
             orphaned_buffer: OnceLock::new(),
-            all_leases: Arc::clone(all_leases),
         })
     }
 
@@ -52,19 +49,28 @@ impl Epoch {
 }
 
 /// Live arrays of `epoch` (the allocator's own reference excluded).
+///
+/// When it returns 0, every lease of the epoch has been dropped, possibly on other threads after
+/// writing to their memory: the acquire fence orders those writes (released by the `Arc`
+/// decrements) before whatever the caller does next with the memory, such as handing it out
+/// again or freeing it.
 pub(crate) fn live_arrays(epoch: &Arc<Epoch>) -> usize {
-    Arc::strong_count(epoch) - 1
+    let live = Arc::strong_count(epoch) - 1;
+    if live == 0 {
+        fence(Ordering::Acquire);
+    }
+    live
 }
 
 /// A claim on arena memory: while it lives, the memory is not reused, even across resets or
 /// after the allocator is dropped. Held by every array whose memory came from an arena.
+#[derive(Clone)]
 pub struct Lease {
     epoch: Arc<Epoch>,
 }
 
 impl Lease {
     pub(crate) fn new(epoch: Arc<Epoch>) -> Self {
-        epoch.all_leases.fetch_add(1, Ordering::Relaxed);
         Lease { epoch }
     }
 
@@ -72,18 +78,6 @@ impl Lease {
     /// itself stays valid either way; checked arrays refuse access once this is false.)
     pub fn is_valid(&self) -> bool {
         self.epoch.is_valid()
-    }
-}
-
-impl Clone for Lease {
-    fn clone(&self) -> Self {
-        Lease::new(Arc::clone(&self.epoch))
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        self.epoch.all_leases.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
