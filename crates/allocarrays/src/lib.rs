@@ -8,27 +8,65 @@
 //!   buffer; [`AutoscalingAllocBuffer`] is the default buffer, growing and re-sizing itself from
 //!   the usage of past runs.
 //! - `reset` is safe: memory a live array still uses is never handed out again.
+//! - [`AllocArray`] is an owned, row-major n-d array (over [`ndarray`]) whose *new* arrays
+//!   (arithmetic with broadcasting, `map`, `similar`, `clone`, `dot`, `sum_axis`, ...) take
+//!   their memory from the current allocator; [`view`](AllocArrayBase::view) hands any
+//!   `ndarray` function a view of it. [`CheckedAllocArray`] is the same array with a check,
+//!   once per operation, that its memory was not reset since it was handed out
+//!   ([`InvalidMemory`] otherwise).
 //!
-//! `AllocArray` and `CheckedAllocArray` (the arrays themselves) are not built yet.
+//! ```
+//! use allocarrays::{with_allocator, AllocArray, BumperAllocator};
+//!
+//! // Code that knows nothing about allocators, only that it makes new arrays.
+//! fn basic_reduction(a: &AllocArray<f64, ndarray::Ix1>) -> f64 {
+//!     let mut b = a.similar();
+//!     b.assign(a);
+//!     let mut c = a.similar();
+//!     c.assign(a);
+//!     (&b + &c).sum()
+//! }
+//!
+//! let alloc = BumperAllocator::default();
+//! let a = AllocArray::from(vec![1.0; 1000]);
+//! let total = with_allocator(&alloc, || {
+//!     let total = basic_reduction(&a); // b, c and b + c come from `alloc`
+//!     alloc.reset();
+//!     total
+//! });
+//! assert_eq!(total, 2000.0);
+//! assert_eq!(basic_reduction(&a), 2000.0); // outside: the heap
+//! ```
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod allocator;
 mod arena;
+mod array;
 mod autoscaling;
+mod checked;
 mod context;
 mod epoch;
+mod model;
+mod ops;
 mod propagate;
-#[allow(dead_code)] // used by the array types, which are next
 mod storage;
 
 pub use allocator::{BumperAllocator, UncheckedBumperAllocator};
 pub use arena::{AllocatorStats, ResetReport};
+pub use array::{AllocArray, AllocArrayBase, AllocView, AllocViewBase, ReshapeError};
 pub use autoscaling::{AutoscalingAllocBuffer, AutoscalingCheckpoint};
+pub use checked::{
+    Checked, CheckedAllocArray, CheckedView, Checking, InvalidMemory, Unchecked,
+    UncheckedArenaArray,
+};
 pub use context::{has_allocator, with_allocator, without_allocator, ArrayAllocator};
 pub use epoch::Lease;
+pub use model::{infer_batch, ToAllocArrays, WrappedModel};
+pub use ops::{DotDim, Operand, Scalar, ScalarOperand};
 #[cfg(feature = "rayon")]
 pub use propagate::{rayon_scope, AllocRayonScope};
 pub use propagate::{thread_scope, with_carry, AllocThreadScope, Carry};
 
 pub use bumper;
+pub use ndarray;

@@ -146,6 +146,25 @@ impl<A> Storage<A> {
     }
 }
 
+impl<A> Storage<MaybeUninit<A>> {
+    /// The same memory, read as initialised elements.
+    ///
+    /// # Safety
+    ///
+    /// Every element is initialised.
+    pub(crate) unsafe fn assume_init(self) -> Storage<A> {
+        let this = ManuallyDrop::new(self);
+        Storage {
+            // `MaybeUninit<A>` has the size and alignment of `A`, so the block (and, for heap
+            // memory, the `Vec` capacity) describes the same memory for `A`.
+            ptr: this.ptr.cast::<A>(),
+            len: this.len,
+            // SAFETY: read once out of the `ManuallyDrop`, which is never dropped.
+            owner: unsafe { ptr::read(&this.owner) },
+        }
+    }
+}
+
 impl<A> Drop for Storage<A> {
     fn drop(&mut self) {
         // SAFETY: `len` initialised elements, owned and dropped exactly once here.
