@@ -14,6 +14,11 @@
 //!   `ndarray` function a view of it. [`CheckedAllocArray`] is the same array with a check,
 //!   once per operation, that its memory was not reset since it was handed out
 //!   ([`InvalidMemory`] otherwise).
+//! - Threads don't inherit the allocator: [`thread_scope`] (`std::thread::scope` whose threads
+//!   run under it), [`with_carry`] / [`Carry::wrap`] (any executor), and `rayon_scope` (feature
+//!   `rayon`) take it along.
+//! - Models: [`ToAllocArrays`] converts a model's parameter arrays, [`infer_batch`] and
+//!   [`WrappedModel`] run a batch in the arena, copy the output out, and reset.
 //!
 //! ```
 //! use allocarrays::{with_allocator, AllocArray, BumperAllocator};
@@ -70,3 +75,8 @@ pub use propagate::{thread_scope, with_carry, AllocThreadScope, Carry};
 
 pub use bumper;
 pub use ndarray;
+
+/// The README's examples (of both crates), compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -88,8 +88,3 @@ pub use scope::Scope;
 #[cfg(feature = "alloc")]
 pub use slab_buffer::{SlabBuffer, SlabCheckpoint, DEFAULT_SLAB_SIZE};
 pub use zeroable::Zeroable;
-
-/// The README's examples, compiled and run as doc tests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;
