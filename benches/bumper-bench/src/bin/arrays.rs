@@ -27,6 +27,8 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use bumper_bench::quantile;
+
 use allocarrays::ndarray::{Array, Array1, Array2, ArrayView2, Axis, Ix1, Ix2};
 use allocarrays::{
     infer_batch, with_allocator, AllocArray, AllocArrayBase, AllocViewBase, BumperAllocator,
@@ -406,14 +408,6 @@ impl Workload<'_> {
             .collect();
         quantile(&ratios, 0.5)
     }
-}
-
-/// The `q` quantile (0..=1) of `values`, by nearest rank after sorting.
-fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[index]
 }
 
 const ND: &str = "ndarray";

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use bumper::{AllocBuffer, SlabBuffer, DEFAULT_SLAB_SIZE};
 use bumper_bench::{
-    fast_path, new_bump_scope, new_bumpalo, per_placement, scope, scope_expected, Cycle,
+    fast_path, new_bump_scope, new_bumpalo, per_placement, quantile, scope, scope_expected, Cycle,
     ScopeInputs, ARENA_CAPACITY,
 };
 
@@ -123,14 +123,6 @@ impl WorkloadResult {
             .collect();
         quantile(&ratios, 0.5)
     }
-}
-
-/// The `q` quantile (0..=1) of `values`, by nearest rank after sorting.
-fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[index]
 }
 
 /// A comparison of the second table: `a / b` against an optional upper bound.
