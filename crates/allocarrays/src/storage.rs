@@ -51,6 +51,9 @@ impl<A> Storage<A> {
     /// `len` elements made by `f(index)`, in memory from the current allocator (the heap
     /// outside any `with_allocator`).
     ///
+    /// Calls `f` exactly once for each index in `0..len`, in increasing order (until it
+    /// panics): unsafe callers rely on this, so it is part of the contract.
+    ///
     /// # Panics
     ///
     /// If the allocator can't provide the memory (a full fixed buffer), with its error text.
