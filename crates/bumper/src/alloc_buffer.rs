@@ -7,7 +7,7 @@ use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use crate::buffer::{Buffer, BufferStats};
-use crate::bump::bump_offset;
+use crate::bump::{bump_offset, resize_last};
 use crate::error::AllocError;
 
 /// The usable part of an `AllocBuffer`'s memory starts at an address aligned to this, so every
@@ -391,6 +391,14 @@ unsafe impl Buffer for AllocBuffer<'_> {
     #[inline]
     fn reset(&mut self) {
         self.offset = 0;
+    }
+
+    #[inline]
+    unsafe fn try_resize_last(&mut self, ptr: NonNull<u8>, old: Layout, new_size: usize) -> bool {
+        // A live block of this buffer lies in `start..=start + capacity`.
+        let block = ptr.as_ptr().addr().wrapping_sub(self.start.as_ptr().addr());
+        block <= self.capacity
+            && resize_last(&mut self.offset, self.capacity, block, old.size(), new_size)
     }
 
     fn stats(&self) -> Option<BufferStats> {

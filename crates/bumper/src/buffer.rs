@@ -120,6 +120,23 @@ pub unsafe trait Buffer {
         None
     }
 
+    /// Resizes the block at `ptr` in place to `new_size` bytes, if it is the newest allocation
+    /// and the room is there; returns whether it did. A `new_size` of 0 gives the block's memory
+    /// back (the bump position moves back to `ptr`). The default never resizes.
+    ///
+    /// Collections use it through the allocator interop: a growing `Vec` that is the newest
+    /// allocation of its scope extends in place instead of copying.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` was returned by this buffer for `old` and is live. After a `true`, the block is
+    /// `new_size` bytes (the buffer's promises apply to it at that size); after a `false`, it is
+    /// unchanged.
+    unsafe fn try_resize_last(&mut self, ptr: NonNull<u8>, old: Layout, new_size: usize) -> bool {
+        let _ = (ptr, old, new_size);
+        false
+    }
+
     /// Allocates memory for `layout`, panicking with the [`AllocError`] text if it can't.
     ///
     /// The pointer is raw: using it is up to you (and `unsafe`). Inside a scope, prefer the typed

@@ -23,3 +23,21 @@ pub(crate) fn bump_offset(offset: &mut usize, limit: usize, layout: Layout) -> O
     *offset = end;
     Some(start)
 }
+
+/// Resizes the block at offset `block` of `old_size` bytes to `new_size` if it ends at `*offset`
+/// (it is the newest) and `block + new_size <= limit`; returns whether it did.
+#[inline]
+pub(crate) fn resize_last(
+    offset: &mut usize,
+    limit: usize,
+    block: usize,
+    old_size: usize,
+    new_size: usize,
+) -> bool {
+    // `block + old_size` can't overflow: both describe a live block inside the memory.
+    if block + old_size != *offset || new_size > limit - block {
+        return false;
+    }
+    *offset = block + new_size;
+    true
+}

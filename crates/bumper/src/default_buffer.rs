@@ -96,6 +96,10 @@ trait ErasedBuffer {
     unsafe fn erased_restore(&mut self, cp: ErasedCheckpoint);
     fn erased_reset(&mut self);
     fn erased_stats(&self) -> Option<BufferStats>;
+    /// # Safety
+    /// As [`Buffer::try_resize_last`].
+    unsafe fn erased_resize_last(&mut self, ptr: NonNull<u8>, old: Layout, new_size: usize)
+        -> bool;
 }
 
 impl<B: Buffer> ErasedBuffer for B {
@@ -134,6 +138,16 @@ impl<B: Buffer> ErasedBuffer for B {
 
     fn erased_stats(&self) -> Option<BufferStats> {
         self.stats()
+    }
+
+    unsafe fn erased_resize_last(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new_size: usize,
+    ) -> bool {
+        // SAFETY: the caller's contract is `try_resize_last`'s.
+        unsafe { self.try_resize_last(ptr, old, new_size) }
     }
 }
 
@@ -397,6 +411,20 @@ unsafe impl Buffer for DefaultBuffer {
         match self.target_mut() {
             TargetMut::Slab(b) => b.reset(),
             TargetMut::Dyn(b) => b.erased_reset(),
+        }
+    }
+
+    unsafe fn try_resize_last(&mut self, ptr: NonNull<u8>, old: Layout, new_size: usize) -> bool {
+        // A suspended handle declines instead of panicking: a collection of an outer default
+        // scope may be dropped (freeing its block) while an inner one is open.
+        if let Target::Suspended = self.target {
+            return false;
+        }
+        match self.target_mut() {
+            // SAFETY: the caller's contract, for the buffer behind the handle.
+            TargetMut::Slab(b) => unsafe { b.try_resize_last(ptr, old, new_size) },
+            // SAFETY: as above.
+            TargetMut::Dyn(b) => unsafe { b.erased_resize_last(ptr, old, new_size) },
         }
     }
 

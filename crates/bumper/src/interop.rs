@@ -9,8 +9,9 @@ use allocator_api2::alloc::{AllocError as ApiAllocError, Allocator};
 use crate::buffer::Buffer;
 use crate::scope::Scope;
 
-/// A shared borrow of a scope allocates from it. Deallocation is a no-op (the memory comes back
-/// when the scope ends), and growth copies into a new block.
+/// A shared borrow of a scope allocates from it. The newest block grows and shrinks in place and
+/// is given back at once when freed; other blocks come back when the scope ends (growing one
+/// copies it into a new block).
 ///
 /// The collection borrows the scope, so it can't outlive it, and no nested scope can be opened
 /// while the collection is alive (a nested scope would otherwise free the collection's newer
@@ -38,7 +39,54 @@ unsafe impl<'a, 's, B: Buffer> Allocator for &'a Scope<'s, B> {
     }
 
     #[inline]
-    unsafe fn deallocate(&self, _ptr: NonNull<u8>, _layout: Layout) {
-        // Scope memory is reclaimed all at once when the scope ends.
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        // The newest block goes back at once (LIFO); any other is reclaimed when the scope ends.
+        // SAFETY: `ptr` is a live block of this scope for `layout` (the caller's contract).
+        unsafe { self.try_resize_last(ptr, layout, 0) };
+    }
+
+    #[inline]
+    unsafe fn grow(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, ApiAllocError> {
+        // In place when the block is the newest and already aligned enough.
+        let aligned = ptr.as_ptr().addr() % new.align() == 0;
+        // SAFETY: `ptr` is a live block of this scope for `old` (the caller's contract).
+        if aligned && unsafe { self.try_resize_last(ptr, old, new.size()) } {
+            return Ok(NonNull::slice_from_raw_parts(ptr, new.size()));
+        }
+        let new_ptr = self.allocate(new)?;
+        // SAFETY: the old block is live for `old.size() <= new.size()` bytes and the new one is
+        // fresh, so they don't overlap; the old block is then given up.
+        unsafe {
+            core::ptr::copy_nonoverlapping(ptr.as_ptr(), new_ptr.cast::<u8>().as_ptr(), old.size());
+            self.deallocate(ptr, old);
+        }
+        Ok(new_ptr)
+    }
+
+    #[inline]
+    unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, ApiAllocError> {
+        if ptr.as_ptr().addr() % new.align() == 0 {
+            // The newest block gives its tail back; any other keeps it until the scope ends.
+            // SAFETY: `ptr` is a live block of this scope for `old` (the caller's contract).
+            unsafe { self.try_resize_last(ptr, old, new.size()) };
+            return Ok(NonNull::slice_from_raw_parts(ptr, new.size()));
+        }
+        let new_ptr = self.allocate(new)?;
+        // SAFETY: `new.size() <= old.size()` bytes of a live block into a fresh one.
+        unsafe {
+            core::ptr::copy_nonoverlapping(ptr.as_ptr(), new_ptr.cast::<u8>().as_ptr(), new.size());
+            self.deallocate(ptr, old);
+        }
+        Ok(new_ptr)
     }
 }

@@ -162,6 +162,22 @@ impl<'s, B: Buffer> Scope<'s, B> {
 
     // ---- raw layouts --------------------------------------------------------------------
 
+    /// Resizes the scope's newest block in place (see [`Buffer::try_resize_last`]).
+    ///
+    /// # Safety
+    ///
+    /// As [`Buffer::try_resize_last`]: `ptr` came from this scope's buffer for `old` and is live.
+    #[inline]
+    pub(crate) unsafe fn try_resize_last(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new_size: usize,
+    ) -> bool {
+        // SAFETY: as in `try_alloc_layout`; the block contract is the caller's.
+        unsafe { (*self.buf.as_ptr()).try_resize_last(ptr, old, new_size) }
+    }
+
     /// Allocates memory for `layout`, or says why it can't (leaving the buffer unchanged).
     #[inline(always)]
     pub fn try_alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {

@@ -7,7 +7,7 @@ use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::buffer::{Buffer, BufferStats};
-use crate::bump::bump_offset;
+use crate::bump::{bump_offset, resize_last};
 use crate::error::AllocError;
 
 /// The default slab size: 1 MiB.
@@ -321,6 +321,15 @@ unsafe impl<const SLAB_SIZE: usize> Buffer for SlabBuffer<SLAB_SIZE> {
         } else {
             self.restore_slow(cp);
         }
+    }
+
+    #[inline]
+    unsafe fn try_resize_last(&mut self, ptr: NonNull<u8>, old: Layout, new_size: usize) -> bool {
+        // Only blocks of the current slab (big allocations and older slabs never match: their
+        // offsets fall outside `0..=limit` or don't end at the position).
+        let block = ptr.as_ptr().addr().wrapping_sub(self.current_start.addr());
+        block <= self.limit
+            && resize_last(&mut self.offset, self.limit, block, old.size(), new_size)
     }
 
     fn reset(&mut self) {
