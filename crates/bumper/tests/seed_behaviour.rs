@@ -545,3 +545,38 @@ fn debug_output_is_informative() {
         "0 of 1024 bytes used, 1 slab(s) (0 spare), 0 big allocation(s)"
     );
 }
+
+#[test]
+fn only_the_newest_block_resizes_in_place() {
+    use std::alloc::Layout;
+    fn check(buf: &mut impl Buffer, room: usize) {
+        let l16 = Layout::from_size_align(16, 8).unwrap();
+        let a = buf.alloc_layout(l16);
+        let b = buf.alloc_layout(l16);
+        let used = buf.stats().unwrap().used;
+        // SAFETY (all calls): `a` and `b` are live blocks of `buf` for `l16`.
+        unsafe {
+            assert!(!buf.try_resize_last(a, l16, 32), "not the newest");
+            assert_eq!(buf.stats().unwrap().used, used);
+            assert!(buf.try_resize_last(b, l16, 48), "the newest grows");
+            assert_eq!(buf.stats().unwrap().used, used + 32);
+            assert!(
+                !buf.try_resize_last(b, Layout::from_size_align(48, 8).unwrap(), room),
+                "no room"
+            );
+            assert!(
+                buf.try_resize_last(b, Layout::from_size_align(48, 8).unwrap(), 8),
+                "shrinks"
+            );
+            assert_eq!(buf.stats().unwrap().used, used - 8);
+            assert!(
+                buf.try_resize_last(b, Layout::from_size_align(8, 8).unwrap(), 0),
+                "frees"
+            );
+            assert_eq!(buf.stats().unwrap().used, used - 16);
+        }
+        buf.reset();
+    }
+    check(&mut AllocBuffer::with_capacity(256), 1000);
+    check(&mut SlabBuffer::<256>::new(), 1000);
+}
