@@ -6,7 +6,6 @@
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 use allocarrays::{
@@ -15,18 +14,8 @@ use allocarrays::{
 };
 use ndarray::{array, s, Array, Array1, Array2, Array3, ArrayD, Axis, Ix1, Ix2, Ix3, IxDyn};
 
-fn panic_message(f: impl FnOnce()) -> String {
-    let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
-    if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else {
-        String::from("<non-string panic>")
-    }
-}
-
-fn ignore<T>(_: T) {}
+mod common;
+use common::{ignore, panic_message};
 
 fn arena() -> BumperAllocator<bumper::AllocBuffer<'static>> {
     BumperAllocator::with_capacity(1 << 22)

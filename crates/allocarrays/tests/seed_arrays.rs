@@ -4,8 +4,6 @@
 // Operands are taken by reference where the seed's code reads that way.
 #![allow(clippy::op_ref)]
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use allocarrays::{
     with_allocator, AllocArray, AllocArrayBase, BumperAllocator, Checked, CheckedAllocArray,
     Checking, InvalidMemory, UncheckedBumperAllocator,
@@ -14,20 +12,8 @@ use ndarray::{s, Array1, Array2, Ix1, Ix2};
 
 const INVALID: &str = "array accessed after its memory has been deallocated";
 
-/// The panic message of `f`, which must panic.
-fn panic_message(f: impl FnOnce()) -> String {
-    let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
-    if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else {
-        String::from("<non-string panic>")
-    }
-}
-
-/// Evaluates and discards a value (`drop` on a `Copy` value draws a lint).
-fn ignore<T>(_: T) {}
+mod common;
+use common::{ignore, panic_message};
 
 /// Only compiles for checked arrays: the kind is part of the type.
 fn assert_checked<A, D>(_: &CheckedAllocArray<A, D>) {}
