@@ -55,6 +55,7 @@ mod epoch;
 mod model;
 mod ops;
 mod propagate;
+mod routing;
 mod storage;
 
 pub use allocator::{BumperAllocator, UncheckedBumperAllocator};
@@ -72,6 +73,10 @@ pub use ops::{DotDim, Operand, Scalar, ScalarOperand};
 #[cfg(feature = "rayon")]
 pub use propagate::{rayon_scope, AllocRayonScope};
 pub use propagate::{thread_scope, with_carry, AllocThreadScope, Carry};
+pub use routing::{
+    arena_routing_active, without_arena, ArenaRouter, HeapArena, HeapArenaOptions, HeapArenaStats,
+    HeapResetReport, PinnedAtReset,
+};
 
 pub use bumper;
 pub use ndarray;

@@ -1,7 +1,8 @@
 //! Carrying the current allocator into other threads: Rust threads don't inherit thread-locals,
 //! so work spawned inside [`with_allocator`](crate::with_allocator) would allocate on the heap.
 //! [`thread_scope`] (for `std::thread::scope`) and [`with_carry`] / [`Carry::wrap`] (for rayon
-//! or any executor) take it along.
+//! or any executor) take it along, and with it the [`HeapArena`](crate::HeapArena) whose scope
+//! the thread is in: each thread that enters the carry gets its own lane of that arena.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -9,21 +10,44 @@ use std::ptr::NonNull;
 use std::thread::{Scope, ScopedJoinHandle};
 
 use crate::context::{current, set_current, ArrayAllocator};
+use crate::routing::{current_arena, HeapArena};
+
+/// What travels to other threads: the array allocator (if thread-safe) and the heap arena.
+#[derive(Clone, Copy)]
+struct Carried {
+    alloc: Option<NonNull<dyn ArrayAllocator + Sync>>,
+    heap: Option<NonNull<HeapArena>>,
+}
+
+impl Carried {
+    /// Runs `f` under both.
+    fn enter<R>(self, f: impl FnOnce() -> R) -> R {
+        let alloc = self.alloc.map(|p| p as NonNull<dyn ArrayAllocator>);
+        match self.heap {
+            // SAFETY: the arena outlives the `with_carry` call that took it (its scope is
+            // running on the thread that called it), and every use is bounded by that call.
+            Some(heap) => set_current(alloc, || unsafe { heap.as_ref() }.scope(f)),
+            None => set_current(alloc, f),
+        }
+    }
+}
 
 /// The allocator current where it was taken, to enter on other threads. Only thread-safe
 /// allocators travel ([`BumperAllocator`](crate::BumperAllocator)); under others, and outside
-/// any `with_allocator`, it carries "no allocator" (the heap).
+/// any `with_allocator`, it carries "no allocator" (the heap). If it was taken inside a
+/// [`HeapArena::scope`], entering it also enters a scope of that arena (with a lane of the
+/// entering thread's own).
 ///
 /// It borrows the `with_carry` call that made it, so the threads using it end before the
 /// allocator's scope does.
 #[derive(Clone, Copy)]
 pub struct Carry<'a> {
-    alloc: Option<NonNull<dyn ArrayAllocator + Sync>>,
+    carried: Carried,
     _scope: PhantomData<&'a ()>,
 }
 
-// SAFETY: the allocator is `Sync`, and it outlives `'a` (see `with_carry`), which bounds every
-// use of the handle on any thread.
+// SAFETY: the allocator and the arena are `Sync`, and they outlive `'a` (see `with_carry`),
+// which bounds every use of the handle on any thread.
 unsafe impl Send for Carry<'_> {}
 // SAFETY: as above; the handle itself is immutable.
 unsafe impl Sync for Carry<'_> {}
@@ -31,7 +55,7 @@ unsafe impl Sync for Carry<'_> {}
 impl<'a> Carry<'a> {
     /// Runs `f` on this thread with the carried allocator as its array allocator.
     pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
-        set_current(self.alloc.map(|p| p as NonNull<dyn ArrayAllocator>), f)
+        self.carried.enter(f)
     }
 
     /// Wraps `f` so every call runs under the carried allocator: for `par_iter().map(..)` and
@@ -62,7 +86,12 @@ impl<'a> Carry<'a> {
 
     /// Whether an allocator is carried.
     pub fn has_allocator(&self) -> bool {
-        self.alloc.is_some()
+        self.carried.alloc.is_some()
+    }
+
+    /// Whether a [`HeapArena`] is carried.
+    pub fn has_heap_arena(&self) -> bool {
+        self.carried.heap.is_some()
     }
 }
 
@@ -70,11 +99,13 @@ impl fmt::Debug for Carry<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Carry")
             .field("has_allocator", &self.has_allocator())
+            .field("has_heap_arena", &self.has_heap_arena())
             .finish()
     }
 }
 
-/// Takes the current allocator (if thread-safe) into a [`Carry`] for the extent of `f`.
+/// Takes the current allocator (if thread-safe) and heap arena into a [`Carry`] for the extent
+/// of `f`.
 pub fn with_carry<R>(f: impl for<'a> FnOnce(Carry<'a>) -> R) -> R {
     let alloc = current().and_then(|p| {
         // SAFETY: the current allocator is alive until the innermost `with_allocator` on this
@@ -91,8 +122,10 @@ pub fn with_carry<R>(f: impl for<'a> FnOnce(Carry<'a>) -> R) -> R {
         };
         Some(erased)
     });
+    // The arena is in a scope on this thread, which lasts longer than this call.
+    let heap = current_arena();
     f(Carry {
-        alloc,
+        carried: Carried { alloc, heap },
         _scope: PhantomData,
     })
 }
@@ -120,7 +153,7 @@ where
         std::thread::scope(|scope| {
             f(AllocThreadScope {
                 scope,
-                alloc: carry.alloc,
+                carried: carry.carried,
             })
         })
     })
@@ -130,7 +163,7 @@ where
 #[derive(Clone, Copy)]
 pub struct AllocThreadScope<'scope, 'env: 'scope> {
     scope: &'scope Scope<'scope, 'env>,
-    alloc: Option<NonNull<dyn ArrayAllocator + Sync>>,
+    carried: Carried,
 }
 
 // SAFETY: the allocator is `Sync` and outlives the `std::thread::scope` call (see
@@ -147,7 +180,7 @@ impl<'scope, 'env> AllocThreadScope<'scope, 'env> {
         T: Send + 'scope,
     {
         let carry = Carry {
-            alloc: self.alloc,
+            carried: self.carried,
             _scope: PhantomData::<&'scope ()>,
         };
         self.scope.spawn(move || carry.enter(f))
@@ -162,7 +195,8 @@ impl<'scope, 'env> AllocThreadScope<'scope, 'env> {
 impl fmt::Debug for AllocThreadScope<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AllocThreadScope")
-            .field("has_allocator", &self.alloc.is_some())
+            .field("has_allocator", &self.carried.alloc.is_some())
+            .field("has_heap_arena", &self.carried.heap.is_some())
             .finish()
     }
 }
@@ -195,12 +229,12 @@ where
     R: Send,
 {
     with_carry(|carry| {
-        let alloc = SendPtr(carry.alloc);
+        let carried = SendCarried(carry.carried);
         rayon::scope(move |scope| {
-            let alloc = alloc;
+            let carried = carried;
             op(&AllocRayonScope {
                 scope,
-                alloc: alloc.0,
+                carried: carried.0,
             })
         })
     })
@@ -210,7 +244,7 @@ where
 #[cfg(feature = "rayon")]
 pub struct AllocRayonScope<'scope, 'a> {
     scope: &'a rayon::Scope<'scope>,
-    alloc: Option<NonNull<dyn ArrayAllocator + Sync>>,
+    carried: Carried,
 }
 
 #[cfg(feature = "rayon")]
@@ -220,17 +254,13 @@ impl<'scope> AllocRayonScope<'scope, '_> {
     where
         F: for<'b> FnOnce(&AllocRayonScope<'scope, 'b>) + Send + 'scope,
     {
-        let alloc = SendPtr(self.alloc);
+        let carried = SendCarried(self.carried);
         self.scope.spawn(move |scope| {
-            let alloc = alloc;
-            let carry = Carry {
-                alloc: alloc.0,
-                _scope: PhantomData::<&()>,
-            };
-            carry.enter(|| {
+            let carried = carried;
+            carried.0.enter(|| {
                 f(&AllocRayonScope {
                     scope,
-                    alloc: alloc.0,
+                    carried: carried.0,
                 })
             })
         });
@@ -241,17 +271,18 @@ impl<'scope> AllocRayonScope<'scope, '_> {
 impl fmt::Debug for AllocRayonScope<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AllocRayonScope")
-            .field("has_allocator", &self.alloc.is_some())
+            .field("has_allocator", &self.carried.alloc.is_some())
+            .field("has_heap_arena", &self.carried.heap.is_some())
             .finish()
     }
 }
 
-/// A carried allocator pointer moved into a closure run on another thread.
+/// What is carried, moved into a closure run on another thread.
 #[cfg(feature = "rayon")]
 #[derive(Clone, Copy)]
-struct SendPtr(Option<NonNull<dyn ArrayAllocator + Sync>>);
+struct SendCarried(Carried);
 
-// SAFETY: the allocator is `Sync`; `rayon::scope` finishes every task before `with_carry`
-// returns, which the allocator outlives.
+// SAFETY: the allocator and the arena are `Sync`; `rayon::scope` finishes every task before
+// `with_carry` returns, which both outlive.
 #[cfg(feature = "rayon")]
-unsafe impl Send for SendPtr {}
+unsafe impl Send for SendCarried {}

@@ -1,0 +1,474 @@
+//! [`HeapArena`]: the arena that [`ArenaRouter`](super::ArenaRouter) routes a thread's heap
+//! allocations to inside [`HeapArena::scope`], with a reset that never reuses live memory.
+
+use std::error::Error;
+use std::fmt;
+use std::ptr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Mutex, MutexGuard};
+
+use super::lane::{Lane, BLOCK};
+use super::region::{self, SlotState, SLOT_TABLE};
+use super::route::{self, RestoreRoute};
+
+/// How a [`HeapArena`] behaves.
+///
+/// ```
+/// use allocarrays::{HeapArena, HeapArenaOptions};
+///
+/// static STRICT: HeapArena = HeapArena::with_options(HeapArenaOptions::new().strict(true));
+/// assert!(STRICT.options().strict);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeapArenaOptions {
+    /// Ask the OS for transparent huge pages for the arena's memory (`MADV_HUGEPAGE`, Linux);
+    /// fewer page faults and TLB misses on large working sets. Ignored where unsupported.
+    pub huge_pages: bool,
+    /// Make [`HeapArena::reset`] an error when any memory is still live (pinned): for tests
+    /// that want to prove nothing escapes a scope.
+    pub strict: bool,
+}
+
+impl HeapArenaOptions {
+    /// The defaults: no huge pages, not strict.
+    pub const fn new() -> Self {
+        HeapArenaOptions {
+            huge_pages: false,
+            strict: false,
+        }
+    }
+
+    /// Sets [`huge_pages`](Self::huge_pages).
+    pub const fn huge_pages(mut self, on: bool) -> Self {
+        self.huge_pages = on;
+        self
+    }
+
+    /// Sets [`strict`](Self::strict).
+    pub const fn strict(mut self, on: bool) -> Self {
+        self.strict = on;
+        self
+    }
+}
+
+/// What a [`HeapArena::reset`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeapResetReport {
+    /// Lanes whose memory was made reusable (idle ones, and the calling thread's own).
+    pub lanes_reset: usize,
+    /// Lanes left alone because another thread is inside a scope with them.
+    pub lanes_busy: usize,
+    /// Blocks (of [`HeapArena::BLOCK_SIZE`] bytes) that still hold live allocations and stay
+    /// out of reuse until those are freed.
+    pub pinned_blocks: usize,
+    /// `pinned_blocks * BLOCK_SIZE`: the memory kept out of reuse.
+    pub pinned_bytes: usize,
+}
+
+impl HeapResetReport {
+    /// Whether nothing stayed pinned.
+    pub fn is_clean(&self) -> bool {
+        self.pinned_blocks == 0
+    }
+}
+
+impl fmt::Display for HeapResetReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} lane(s) reset, {} busy, {} block(s) ({} bytes) pinned by live allocations",
+            self.lanes_reset, self.lanes_busy, self.pinned_blocks, self.pinned_bytes
+        )
+    }
+}
+
+/// A reset of a [strict](HeapArenaOptions::strict) arena found live allocations. The reset
+/// still happened (around them); the report says what stayed pinned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PinnedAtReset {
+    /// What the reset did.
+    pub report: HeapResetReport,
+}
+
+impl fmt::Display for PinnedAtReset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "memory allocated in the arena is still live at reset: {}",
+            self.report
+        )
+    }
+}
+
+impl Error for PinnedAtReset {}
+
+/// Counters of a [`HeapArena`], over all its lanes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeapArenaStats {
+    /// Lanes created (at most one per thread inside a scope at once).
+    pub lanes: usize,
+    /// Lanes in use by a scope right now.
+    pub lanes_held: usize,
+    /// Allocations served from the arena.
+    pub allocations: u64,
+    /// Bytes asked for by them (and by in-place growth).
+    pub bytes: u64,
+    /// Allocations made in a scope that went to the wrapped allocator because the lane had no
+    /// room for them.
+    pub spills: u64,
+    /// Memory touched so far, summed over lanes (what the arena keeps from the OS).
+    pub high_water_bytes: usize,
+    /// Memory between each lane's start and its bump pointer, summed.
+    pub in_use_bytes: usize,
+}
+
+/// The lanes of an arena: intrusive lists through the lane headers, so the arena itself never
+/// allocates (it runs inside the global allocator's world).
+struct Lanes {
+    /// Lanes not held by any scope (a stack: the last released is reused first).
+    idle: *mut Lane,
+    /// Every lane of the arena.
+    all: *mut Lane,
+    /// How many are held.
+    held: usize,
+    /// How many exist.
+    count: usize,
+    /// What the last reset found.
+    last_reset: Option<HeapResetReport>,
+}
+
+// SAFETY: the lane pointers point into the reserved range, which lives forever; lanes are only
+// touched by their holder or under the arena's lock.
+unsafe impl Send for Lanes {}
+
+/// An arena for *all* heap allocations of the threads inside its [`scope`](Self::scope), when
+/// [`ArenaRouter`](crate::ArenaRouter) is the program's global allocator: `Vec`, `Box`,
+/// `String`, `HashMap`, ndarray, any library. Memory is bump-allocated per thread (one *lane*
+/// per thread in a scope), freed wholesale by [`reset`](Self::reset).
+///
+/// `reset` is safe: memory still live at reset (a value put in a global cache, a lazily made
+/// thread pool, a buffer sent to another thread) *pins* its blocks, which are skipped until it
+/// is freed; the report says how much stayed pinned. Use [`without_arena`](crate::without_arena)
+/// for allocations meant to outlive the scope.
+///
+/// Without the router installed, scopes have no effect (allocations go to the global
+/// allocator, whatever it is); where no address range can be reserved (non-Unix targets),
+/// neither.
+///
+/// ```
+/// use allocarrays::{ArenaRouter, HeapArena};
+///
+/// #[global_allocator]
+/// static GLOBAL: ArenaRouter = ArenaRouter::new(std::alloc::System);
+///
+/// fn step(x: &[f64]) -> f64 {
+///     let doubled: Vec<f64> = x.iter().map(|v| v * 2.0).collect();
+///     let text = format!("{:.1}", doubled.iter().sum::<f64>());
+///     text.parse().unwrap()
+/// }
+///
+/// fn main() {
+///     let arena = HeapArena::new();
+///     let x = vec![1.0, 2.0, 3.0];
+///     for _ in 0..3 {
+///         let y = arena.scope(|| step(&x));
+///         assert_eq!(y, 12.0);
+///         let report = arena.reset().unwrap();
+///         assert!(report.is_clean()); // every temporary was freed: all memory reused
+///     }
+///     assert!(arena.stats().allocations > 0);
+/// }
+/// ```
+pub struct HeapArena {
+    lanes: Mutex<Lanes>,
+    options: HeapArenaOptions,
+}
+
+// SAFETY: all shared state is behind the mutex; lanes are used by one thread at a time.
+unsafe impl Sync for HeapArena {}
+// SAFETY: as above; an arena owns no thread-bound state.
+unsafe impl Send for HeapArena {}
+
+impl HeapArena {
+    /// The granularity of pinning: a live allocation keeps each block of this many bytes it
+    /// overlaps out of reuse.
+    pub const BLOCK_SIZE: usize = BLOCK;
+
+    /// A new arena with default options. Takes no memory until a scope allocates; `const`, so
+    /// it can be a `static`.
+    pub const fn new() -> Self {
+        Self::with_options(HeapArenaOptions::new())
+    }
+
+    /// A new arena with `options`.
+    pub const fn with_options(options: HeapArenaOptions) -> Self {
+        HeapArena {
+            lanes: Mutex::new(Lanes {
+                idle: ptr::null_mut(),
+                all: ptr::null_mut(),
+                held: 0,
+                count: 0,
+                last_reset: None,
+            }),
+            options,
+        }
+    }
+
+    /// The arena's options.
+    pub fn options(&self) -> HeapArenaOptions {
+        self.options
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Lanes> {
+        // Nothing panics while the lock is held; a poisoned lock still guards valid lists.
+        self.lanes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn id(&self) -> *mut () {
+        (self as *const Self).cast_mut().cast()
+    }
+
+    /// Whether `lane` (non-null) is held by a scope of this arena.
+    fn owns(&self, lane: *const Lane) -> bool {
+        // SAFETY: lane headers live forever in the reserved range.
+        !lane.is_null() && unsafe { &*lane }.arena.load(Relaxed) == self.id()
+    }
+
+    /// Runs `f` with this thread's heap allocations served by the arena (when
+    /// [`ArenaRouter`](crate::ArenaRouter) is the global allocator). Scopes nest: an inner
+    /// scope of the same arena continues the outer one; of another arena, it routes to that
+    /// one until it ends. The previous routing comes back when `f` returns or panics.
+    ///
+    /// Other threads don't see the scope: use [`thread_scope`](crate::thread_scope),
+    /// [`with_carry`](crate::with_carry) or `rayon_scope` to give them lanes of this arena.
+    ///
+    /// If no lane can be had (the process-wide range of
+    /// [`MAX_LANES`](Self::MAX_LANES) lanes is used up, or there is no range on this
+    /// platform), `f` runs with allocations going to the wrapped allocator.
+    pub fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let current = route::current();
+        if self.owns(current) {
+            return f();
+        }
+        let lane = self.acquire();
+        let _release = ReleaseLane { arena: self, lane };
+        let _restore = RestoreRoute(route::replace(lane));
+        f()
+    }
+
+    /// How many lanes the process can have at once, over all arenas.
+    pub const MAX_LANES: usize = region::SLOTS;
+
+    /// A lane for this thread: an idle one, or a new one in a free slot. Null if none.
+    fn acquire(&self) -> *mut Lane {
+        let mut lanes = self.lock();
+        let lane = if lanes.idle.is_null() {
+            let lane = new_lane();
+            if lane.is_null() {
+                return lane;
+            }
+            // SAFETY: just made; lane headers live forever.
+            let l = unsafe { &*lane };
+            if self.options.huge_pages {
+                l.advise_huge_pages();
+            }
+            l.next_all.store(lanes.all, Relaxed);
+            lanes.all = lane;
+            lanes.count += 1;
+            lane
+        } else {
+            let lane = lanes.idle;
+            // SAFETY: as above.
+            lanes.idle = unsafe { &*lane }.next_idle.load(Relaxed);
+            lane
+        };
+        // SAFETY: as above.
+        unsafe { &*lane }.arena.store(self.id(), Relaxed);
+        lanes.held += 1;
+        lane
+    }
+
+    /// Puts a held lane back on the idle list.
+    fn release(&self, lane: *mut Lane) {
+        let mut lanes = self.lock();
+        // SAFETY: lane headers live forever.
+        let l = unsafe { &*lane };
+        l.arena.store(ptr::null_mut(), Relaxed);
+        l.next_idle.store(lanes.idle, Relaxed);
+        lanes.idle = lane;
+        lanes.held -= 1;
+    }
+
+    /// Makes the arena's memory reusable: every lane not held by another thread's scope starts
+    /// over, skipping the blocks still holding live allocations (pinned). Safe at any time,
+    /// also inside a scope (the calling thread's lane is reset too).
+    ///
+    /// Returns what stayed pinned; in [strict](HeapArenaOptions::strict) mode any pin is an
+    /// error (the reset still happened).
+    ///
+    /// ```
+    /// use allocarrays::{ArenaRouter, HeapArena, HeapArenaOptions};
+    ///
+    /// #[global_allocator]
+    /// static GLOBAL: ArenaRouter = ArenaRouter::new(std::alloc::System);
+    ///
+    /// fn main() {
+    ///     let arena = HeapArena::with_options(HeapArenaOptions::new().strict(true));
+    ///     let kept: Vec<u8> = arena.scope(|| vec![7; 100]); // escapes the scope
+    ///     let err = arena.reset().unwrap_err();
+    ///     assert_eq!(err.report.pinned_blocks, 1);
+    ///     assert_eq!(kept, vec![7; 100]); // intact: its block was not reused
+    ///     drop(kept);
+    ///     assert!(arena.reset().unwrap().is_clean());
+    /// }
+    /// ```
+    pub fn reset(&self) -> Result<HeapResetReport, PinnedAtReset> {
+        let current = route::current();
+        let own = self.owns(current);
+        let mut lanes = self.lock();
+        let mut report = HeapResetReport::default();
+        let mut reset = |lane: &Lane| {
+            report.pinned_blocks += lane.reset().pinned_blocks;
+            report.lanes_reset += 1;
+        };
+        let mut idle = lanes.idle;
+        while !idle.is_null() {
+            // SAFETY: lane headers live forever; idle lanes are held by no thread, and we hold
+            // the lock that guards them.
+            let lane = unsafe { &*idle };
+            reset(lane);
+            idle = lane.next_idle.load(Relaxed);
+        }
+        if own {
+            // SAFETY: the calling thread holds this lane (its route), so nobody else uses it.
+            reset(unsafe { &*current });
+        }
+        report.lanes_busy = lanes.held - usize::from(own);
+        report.pinned_bytes = report.pinned_blocks * BLOCK;
+        lanes.last_reset = Some(report);
+        drop(lanes);
+        if self.options.strict && !report.is_clean() {
+            Err(PinnedAtReset { report })
+        } else {
+            Ok(report)
+        }
+    }
+
+    /// What the last [`reset`](Self::reset) did, if any.
+    pub fn last_reset(&self) -> Option<HeapResetReport> {
+        self.lock().last_reset
+    }
+
+    /// Counters summed over the arena's lanes.
+    pub fn stats(&self) -> HeapArenaStats {
+        let lanes = self.lock();
+        let mut stats = HeapArenaStats {
+            lanes: lanes.count,
+            lanes_held: lanes.held,
+            ..HeapArenaStats::default()
+        };
+        let mut next = lanes.all;
+        while !next.is_null() {
+            // SAFETY: lane headers live forever; the statistics are atomics.
+            let lane = unsafe { &*next };
+            let s = lane.stats();
+            stats.allocations += s.allocations;
+            stats.bytes += s.bytes;
+            stats.spills += s.spills;
+            stats.high_water_bytes += s.high_water;
+            stats.in_use_bytes += s.in_use;
+            next = lane.next_all.load(Relaxed);
+        }
+        stats
+    }
+}
+
+impl Default for HeapArena {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for HeapArena {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeapArena")
+            .field("options", &self.options)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Drop for HeapArena {
+    /// Gives each lane's memory back to the OS; a lane with live allocations is orphaned
+    /// instead, and its slot is reclaimed once they are all freed.
+    fn drop(&mut self) {
+        let lanes = self.lanes.get_mut().unwrap_or_else(|e| e.into_inner());
+        let mut slots = lock_slots();
+        let mut next = lanes.all;
+        while !next.is_null() {
+            // SAFETY: lane headers live forever; no scope holds a lane (they borrow the arena).
+            let lane = unsafe { &*next };
+            next = lane.next_all.load(Relaxed);
+            let index = region::slot_index(lane.slot_base());
+            if lane.scan().pinned_blocks == 0 {
+                lane.discard();
+                slots[index] = SlotState::Free;
+            } else {
+                slots[index] = SlotState::Orphaned;
+            }
+        }
+        lanes.all = ptr::null_mut();
+        lanes.idle = ptr::null_mut();
+    }
+}
+
+/// Releases a lane when a scope ends.
+struct ReleaseLane<'a> {
+    arena: &'a HeapArena,
+    lane: *mut Lane,
+}
+
+impl Drop for ReleaseLane<'_> {
+    fn drop(&mut self) {
+        if !self.lane.is_null() {
+            self.arena.release(self.lane);
+        }
+    }
+}
+
+fn lock_slots() -> MutexGuard<'static, [SlotState; region::SLOTS]> {
+    SLOT_TABLE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A lane in a free slot (or an orphaned one whose memory is all freed by now); null if none.
+fn new_lane() -> *mut Lane {
+    let mut slots = lock_slots();
+    if !region::ensure_reserved() {
+        return ptr::null_mut();
+    }
+    let size = region::slot_size();
+    let mut chosen = slots.iter().position(|s| *s == SlotState::Free);
+    if chosen.is_none() {
+        for (index, state) in slots.iter_mut().enumerate() {
+            if *state != SlotState::Orphaned {
+                continue;
+            }
+            let lane = Lane::of(region::slot_base(index));
+            // SAFETY: an orphaned slot still holds its lane header (its memory was kept).
+            let lane = unsafe { &*lane };
+            if lane.scan().pinned_blocks == 0 {
+                lane.discard();
+                *state = SlotState::Free;
+                chosen = Some(index);
+                break;
+            }
+        }
+    }
+    let Some(index) = chosen else {
+        return ptr::null_mut();
+    };
+    slots[index] = SlotState::InUse;
+    // SAFETY: the slot was free and is now claimed under the slot lock; free slots read as
+    // zeros (never touched, or discarded).
+    unsafe { Lane::init(region::slot_base(index), size) }
+}

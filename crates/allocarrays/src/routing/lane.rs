@@ -1,0 +1,380 @@
+//! A lane: one slot of the reserved range, bump-allocated by one thread at a time.
+//!
+//! The slot starts with the lane's header and a table of per-block live counts (blocks of
+//! [`BLOCK`] bytes); the data follows. Every allocation adds one to the count of each block it
+//! overlaps and every free takes it back, so at reset a block with a non-zero count holds memory
+//! still in use somewhere (*pinned*) and the bump pointer skips it.
+//!
+//! The thread that holds the lane (its route points here) keeps its counts in `local` with plain
+//! loads and stores; frees from any other thread go to `remote` with an atomic add. A block's
+//! live count is `local - remote` (wrapping).
+//!
+//! Fields are atomics so that statistics can be read from other threads without a data race;
+//! the holder updates them with relaxed loads and stores (plain moves on common targets).
+
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+
+use super::region;
+
+/// log2 of [`BLOCK`].
+const BLOCK_SHIFT: u32 = 16;
+/// Granularity of pinning: a live allocation keeps the blocks it overlaps from reuse.
+pub(crate) const BLOCK: usize = 1 << BLOCK_SHIFT;
+
+/// The live count of one block.
+#[repr(C)]
+struct BlockCount {
+    /// Allocations minus frees made by the holder of the lane.
+    local: AtomicU32,
+    /// Frees made by other threads (or by anyone while the lane was not held).
+    remote: AtomicU32,
+}
+
+impl BlockCount {
+    fn live(&self) -> u32 {
+        self.local
+            .load(Relaxed)
+            .wrapping_sub(self.remote.load(Acquire))
+    }
+}
+
+/// The header at the start of a lane's slot.
+#[repr(C)]
+pub(crate) struct Lane {
+    /// Next free byte.
+    pos: AtomicUsize,
+    /// Start of the current run of free blocks: the bump pointer never goes back before it.
+    run_start: AtomicUsize,
+    /// End of the current run (start of the next pinned block, or the slot's end).
+    run_end: AtomicUsize,
+    /// Highest end of any allocation ever made: memory from here on has never been handed out
+    /// since the slot was last discarded, so it reads as zeros.
+    high_water: AtomicUsize,
+    /// First byte of data (after header and table).
+    data_start: AtomicUsize,
+    /// End of the slot.
+    slot_end: AtomicUsize,
+    /// The arena the lane belongs to (its shared state), while it is held.
+    pub(crate) arena: AtomicPtr<()>,
+    /// Intrusive links of the arena's lists.
+    pub(crate) next_idle: AtomicPtr<Lane>,
+    pub(crate) next_all: AtomicPtr<Lane>,
+    /// Allocations served and bytes asked for by them.
+    allocations: AtomicU64,
+    bytes: AtomicU64,
+    /// Allocations that did not fit and went to the wrapped allocator.
+    spills: AtomicU64,
+}
+
+/// Where the block table starts, from the slot's base.
+const TABLE_OFFSET: usize = std::mem::size_of::<Lane>().next_multiple_of(64);
+
+/// Statistics of one lane.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct LaneStats {
+    pub allocations: u64,
+    pub bytes: u64,
+    pub spills: u64,
+    pub high_water: usize,
+    pub in_use: usize,
+}
+
+/// What a reset of one lane found.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct LaneScan {
+    pub pinned_blocks: usize,
+}
+
+impl Lane {
+    /// Sets up a lane in the slot at `slot_base` (whose memory reads as zeros) and returns it.
+    ///
+    /// # Safety
+    ///
+    /// The slot is claimed by the caller and holds no lane in use.
+    pub(crate) unsafe fn init(slot_base: usize, slot_size: usize) -> *mut Lane {
+        let blocks = slot_size >> BLOCK_SHIFT;
+        let table_end = slot_base + TABLE_OFFSET + blocks * std::mem::size_of::<BlockCount>();
+        let align = if slot_size >= 64 << 20 {
+            2 << 20
+        } else {
+            BLOCK
+        };
+        let data_start = table_end.next_multiple_of(align);
+        let slot_end = slot_base + slot_size;
+        let lane = region::ptr_at(slot_base).cast::<Lane>();
+        // SAFETY: the slot is ours (caller), lies in the reserved range, is aligned to its
+        // (power-of-two, at least 64 KiB) size, so also for `Lane`, and is readable and writable.
+        unsafe {
+            lane.write(Lane {
+                pos: AtomicUsize::new(data_start),
+                run_start: AtomicUsize::new(data_start),
+                run_end: AtomicUsize::new(slot_end),
+                high_water: AtomicUsize::new(data_start),
+                data_start: AtomicUsize::new(data_start),
+                slot_end: AtomicUsize::new(slot_end),
+                arena: AtomicPtr::new(std::ptr::null_mut()),
+                next_idle: AtomicPtr::new(std::ptr::null_mut()),
+                next_all: AtomicPtr::new(std::ptr::null_mut()),
+                allocations: AtomicU64::new(0),
+                bytes: AtomicU64::new(0),
+                spills: AtomicU64::new(0),
+            });
+        }
+        lane
+    }
+
+    /// The lane whose slot holds `addr` (an address in the reserved range).
+    #[inline(always)]
+    pub(crate) fn of(addr: usize) -> *const Lane {
+        region::ptr_at(region::slot_of(addr)).cast::<Lane>()
+    }
+
+    /// Base address of the lane's slot.
+    pub(crate) fn slot_base(&self) -> usize {
+        (self as *const Lane).addr()
+    }
+
+    /// The count of block `index` (counted from the slot's base).
+    #[inline(always)]
+    fn count(&self, index: usize) -> &BlockCount {
+        let addr = self.slot_base() + TABLE_OFFSET + index * std::mem::size_of::<BlockCount>();
+        // SAFETY: `index` is below the slot's block count (callers pass blocks of addresses in
+        // the slot), so the entry lies in the table, which lies in the slot, is aligned (the
+        // offset is a multiple of 64 and entries are 8 bytes) and was zeroed or written as
+        // atomics only; it lives as long as the reserved range, that is forever.
+        unsafe { &*region::ptr_at(addr).cast::<BlockCount>() }
+    }
+
+    /// The blocks `[first, last]` (indices from the slot's base) that `[start, end)` overlaps.
+    #[inline(always)]
+    fn blocks(&self, start: usize, end: usize) -> (usize, usize) {
+        let base = self.slot_base();
+        (
+            (start - base) >> BLOCK_SHIFT,
+            (end - 1 - base) >> BLOCK_SHIFT,
+        )
+    }
+
+    /// Adds one to the holder's count of each block in `[first, last]`.
+    #[inline(always)]
+    fn hold(&self, first: usize, last: usize) {
+        for b in first..=last {
+            let c = &self.count(b).local;
+            c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
+        }
+    }
+
+    /// Takes one from the holder's count of each block in `[first, last]`.
+    #[inline(always)]
+    fn unhold_local(&self, first: usize, last: usize) {
+        for b in first..=last {
+            let c = &self.count(b).local;
+            c.store(c.load(Relaxed).wrapping_sub(1), Relaxed);
+        }
+    }
+
+    /// Records frees of `[first, last]` from a thread that does not hold the lane.
+    fn unhold_remote(&self, first: usize, last: usize) {
+        for b in first..=last {
+            // Release: the freeing thread's last uses of the memory happen before a reset that
+            // sees the count drop (and reuses the block).
+            self.count(b).remote.fetch_add(1, Release);
+        }
+    }
+
+    /// Bump-allocates `size` bytes aligned to `align` (a power of two); `None` if the slot has
+    /// no room. Only the lane's holder calls it.
+    #[inline(always)]
+    pub(crate) fn alloc(&self, size: usize, align: usize) -> Option<usize> {
+        let pos = self.pos.load(Relaxed);
+        let start = pos.checked_add(align - 1)? & !(align - 1);
+        let end = start.checked_add(size)?;
+        if end > self.run_end.load(Relaxed) {
+            return self.alloc_slow(size, align);
+        }
+        self.commit(start, end);
+        Some(start)
+    }
+
+    /// Makes `[start, end)` (inside the current run, starting at or after `pos`) allocated.
+    #[inline(always)]
+    fn commit(&self, start: usize, end: usize) {
+        self.pos.store(end, Relaxed);
+        if end > self.high_water.load(Relaxed) {
+            self.high_water.store(end, Relaxed);
+        }
+        let (first, last) = self.blocks(start, end);
+        self.hold(first, last);
+        self.allocations
+            .store(self.allocations.load(Relaxed) + 1, Relaxed);
+        self.bytes
+            .store(self.bytes.load(Relaxed) + (end - start) as u64, Relaxed);
+    }
+
+    /// The current run is full: moves to the next run of free blocks that fits.
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(&self, size: usize, align: usize) -> Option<usize> {
+        let mut from = self.run_end.load(Relaxed);
+        loop {
+            let Some((run_start, run_end)) = self.next_run(from) else {
+                self.spills.store(self.spills.load(Relaxed) + 1, Relaxed);
+                return None;
+            };
+            let start = run_start.checked_add(align - 1)? & !(align - 1);
+            match start.checked_add(size) {
+                Some(end) if end <= run_end => {
+                    self.run_start.store(run_start, Relaxed);
+                    self.run_end.store(run_end, Relaxed);
+                    self.pos.store(run_start, Relaxed);
+                    self.commit(start, end);
+                    return Some(start);
+                }
+                _ => from = run_end,
+            }
+        }
+    }
+
+    /// The first run of free blocks at or after `from` (a block boundary or the slot's end):
+    /// from there to the next pinned block or the slot's end. `None` at the slot's end.
+    fn next_run(&self, from: usize) -> Option<(usize, usize)> {
+        let slot_end = self.slot_end.load(Relaxed);
+        // Blocks wholly above the high water were never handed out: all free.
+        let touched_end = self.high_water.load(Relaxed).next_multiple_of(BLOCK);
+        let base = self.slot_base();
+        let mut start = from.next_multiple_of(BLOCK);
+        while start < touched_end && self.count((start - base) >> BLOCK_SHIFT).live() != 0 {
+            start += BLOCK;
+        }
+        if start >= slot_end {
+            return None;
+        }
+        let mut end = start;
+        while end < touched_end && self.count((end - base) >> BLOCK_SHIFT).live() == 0 {
+            end += BLOCK;
+        }
+        if end >= touched_end {
+            end = slot_end;
+        }
+        Some((start, end))
+    }
+
+    /// Frees `[addr, addr + size)`. `holder`: the calling thread holds the lane. The holder
+    /// freeing the newest allocation of the current run moves the bump pointer back (LIFO).
+    #[inline(always)]
+    pub(crate) fn free(&self, addr: usize, size: usize, holder: bool) {
+        let end = addr + size;
+        let (first, last) = self.blocks(addr, end);
+        if holder {
+            self.unhold_local(first, last);
+            if end == self.pos.load(Relaxed) && addr >= self.run_start.load(Relaxed) {
+                self.pos.store(addr, Relaxed);
+            }
+        } else {
+            self.unhold_remote(first, last);
+        }
+    }
+
+    /// Resizes `[addr, addr + old)` to `new` bytes without moving it, if it can: a shrink
+    /// always can; a growth only for the holder's newest allocation with room after it.
+    pub(crate) fn resize_in_place(
+        &self,
+        addr: usize,
+        old: usize,
+        new: usize,
+        holder: bool,
+    ) -> bool {
+        let newest =
+            holder && addr + old == self.pos.load(Relaxed) && addr >= self.run_start.load(Relaxed);
+        let (_, old_last) = self.blocks(addr, addr + old);
+        if new <= old {
+            let (_, new_last) = self.blocks(addr, addr + new);
+            if new_last < old_last {
+                if holder {
+                    self.unhold_local(new_last + 1, old_last);
+                } else {
+                    self.unhold_remote(new_last + 1, old_last);
+                }
+            }
+            if newest {
+                self.pos.store(addr + new, Relaxed);
+            }
+            return true;
+        }
+        if !newest {
+            return false;
+        }
+        let Some(end) = addr.checked_add(new) else {
+            return false;
+        };
+        if end > self.run_end.load(Relaxed) {
+            return false;
+        }
+        let (_, new_last) = self.blocks(addr, end);
+        if new_last > old_last {
+            self.hold(old_last + 1, new_last);
+        }
+        self.pos.store(end, Relaxed);
+        if end > self.high_water.load(Relaxed) {
+            self.high_water.store(end, Relaxed);
+        }
+        self.bytes
+            .store(self.bytes.load(Relaxed) + (new - old) as u64, Relaxed);
+        true
+    }
+
+    /// The high water mark: memory at or above it reads as zeros.
+    #[inline(always)]
+    pub(crate) fn high_water(&self) -> usize {
+        self.high_water.load(Relaxed)
+    }
+
+    /// Starts over at the first free run: every block no live allocation overlaps is reused.
+    /// Called by the holder or, for an idle lane, under the arena's lock.
+    pub(crate) fn reset(&self) -> LaneScan {
+        let data_start = self.data_start.load(Relaxed);
+        let scan = self.scan();
+        let (run_start, run_end) = self
+            .next_run(data_start)
+            .unwrap_or((self.slot_end.load(Relaxed), self.slot_end.load(Relaxed)));
+        self.run_start.store(run_start, Relaxed);
+        self.run_end.store(run_end, Relaxed);
+        self.pos.store(run_start, Relaxed);
+        scan
+    }
+
+    /// Counts the pinned blocks (live count non-zero).
+    pub(crate) fn scan(&self) -> LaneScan {
+        let base = self.slot_base();
+        let first = (self.data_start.load(Relaxed) - base) >> BLOCK_SHIFT;
+        let end = (self.high_water.load(Relaxed).next_multiple_of(BLOCK) - base) >> BLOCK_SHIFT;
+        let pinned_blocks = (first..end).filter(|&b| self.count(b).live() != 0).count();
+        LaneScan { pinned_blocks }
+    }
+
+    /// Gives the touched memory back to the OS and makes the lane as new. Only when
+    /// [`scan`](Self::scan) found no pinned block and nobody holds the lane.
+    pub(crate) fn discard(&self) {
+        let base = self.slot_base();
+        let touched = self.high_water.load(Relaxed).next_multiple_of(BLOCK) - base;
+        // The header and table are discarded too: the slot reads as zeros, as when first used.
+        region::discard(base, touched);
+    }
+
+    /// Asks for huge pages over the lane's data.
+    pub(crate) fn advise_huge_pages(&self) {
+        let start = self.data_start.load(Relaxed);
+        region::advise_huge_pages(start, self.slot_end.load(Relaxed) - start);
+    }
+
+    /// The lane's statistics.
+    pub(crate) fn stats(&self) -> LaneStats {
+        LaneStats {
+            allocations: self.allocations.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            spills: self.spills.load(Relaxed),
+            high_water: self.high_water.load(Relaxed) - self.data_start.load(Relaxed),
+            in_use: self.pos.load(Relaxed) - self.data_start.load(Relaxed),
+        }
+    }
+}

@@ -1,0 +1,418 @@
+//! Arena routing with `ArenaRouter` installed as this test binary's global allocator, over a
+//! wrapped allocator that counts the calls it gets per thread.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::mpsc;
+
+use allocarrays::{
+    arena_routing_active, thread_scope, with_carry, without_arena, ArenaRouter, HeapArena,
+    HeapArenaOptions,
+};
+
+/// Forwards to `System`, counting this thread's calls (const thread-local: no allocation, no
+/// destructor).
+struct Counting;
+
+std::thread_local! {
+    static CALLS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count() {
+    let _ = CALLS.try_with(|c| c.set(c.get() + 1));
+}
+
+/// Calls to the wrapped allocator made by this thread so far.
+fn inner_calls() -> u64 {
+    CALLS.with(Cell::get)
+}
+
+// SAFETY: forwards to `System` unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: the caller's contract is passed on.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count();
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: ArenaRouter<Counting> = ArenaRouter::new(Counting);
+
+fn strict() -> HeapArena {
+    HeapArena::with_options(HeapArenaOptions::new().strict(true))
+}
+
+/// Everyday code that allocates: collections, strings, formatting, an n-d array product.
+fn workload(n: usize) -> f64 {
+    let v: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    let mut words: HashMap<String, usize> = HashMap::new();
+    for i in 0..n {
+        *words.entry(format!("w{}", i % 7)).or_default() += i;
+    }
+    let mut text = String::new();
+    for (k, _) in words.iter().take(3) {
+        text.push_str(k);
+    }
+    let a = ndarray::Array2::from_shape_fn((8, n), |(i, j)| (i + j) as f64);
+    let b = a.t().dot(&a);
+    let boxed: Box<[f64]> = v.iter().map(|x| x * 2.0).collect();
+    v.iter().sum::<f64>() + b.sum() + boxed[n - 1] + text.len() as f64 + words.len() as f64
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; routing basics are covered by the smaller tests"
+)]
+fn steady_state_makes_no_calls_to_the_wrapped_allocator() {
+    let arena = strict();
+    let expected = workload(64);
+    // Warm-up: the lane and its memory come into being.
+    arena.scope(|| workload(64));
+    arena.reset().unwrap();
+    let before = inner_calls();
+    for _ in 0..20 {
+        let got = arena.scope(|| workload(64));
+        assert_eq!(got, expected);
+        let report = arena.reset().expect("every temporary was freed");
+        assert!(report.is_clean());
+        assert_eq!(report.lanes_reset, 1);
+    }
+    assert_eq!(inner_calls() - before, 0, "calls to the wrapped allocator");
+    let stats = arena.stats();
+    assert!(stats.allocations > 20 * 10, "{stats:?}");
+    assert_eq!(stats.spills, 0);
+    assert_eq!(stats.lanes, 1);
+}
+
+#[test]
+fn outside_a_scope_everything_goes_to_the_wrapped_allocator() {
+    let before = inner_calls();
+    let v = vec![1u8; 10];
+    drop(v);
+    assert_eq!(inner_calls() - before, 2);
+    assert!(!arena_routing_active());
+    let arena = HeapArena::new();
+    assert!(arena.scope(arena_routing_active));
+    assert!(!arena_routing_active());
+}
+
+#[test]
+fn values_escaping_a_scope_survive_reset_and_are_freed_later() {
+    let arena = strict();
+    let kept: Vec<u64> = arena.scope(|| (0..1000).collect());
+    let kept_string = arena.scope(|| "escaped".repeat(10));
+    let err = arena.reset().unwrap_err();
+    assert!(err.report.pinned_blocks >= 1);
+    assert_eq!(
+        err.report.pinned_bytes,
+        err.report.pinned_blocks * HeapArena::BLOCK_SIZE
+    );
+    assert_eq!(arena.last_reset(), Some(err.report));
+    assert!(err.to_string().contains("still live"));
+    // New work after the reset must not overwrite the pinned values.
+    for round in 0..5u64 {
+        arena.scope(|| {
+            let scratch: Vec<u64> = vec![round + 7; 100_000];
+            assert!(scratch.iter().all(|&x| x == round + 7));
+        });
+        let _ = arena.reset();
+        assert!(kept.iter().copied().eq(0..1000));
+        assert_eq!(kept_string, "escaped".repeat(10));
+    }
+    drop(kept);
+    drop(kept_string);
+    assert!(arena.reset().unwrap().is_clean());
+}
+
+#[test]
+fn lenient_reset_reports_pins_without_failing() {
+    let arena = HeapArena::new();
+    let kept = arena.scope(|| Box::new([5u8; 300]));
+    let report = arena.reset().unwrap();
+    assert_eq!(report.pinned_blocks, 1);
+    assert_eq!(*kept, [5u8; 300]);
+}
+
+#[test]
+fn frees_from_other_threads() {
+    let arena = strict();
+    let (tx, rx) = mpsc::channel::<Vec<u32>>();
+    let worker = std::thread::spawn(move || {
+        let mut total = 0u64;
+        for v in rx {
+            total += v.iter().map(|&x| u64::from(x)).sum::<u64>();
+        }
+        total
+    });
+    for round in 0..10u32 {
+        arena.scope(|| {
+            for i in 0..20 {
+                tx.send(vec![round + i; 50]).unwrap();
+            }
+        });
+    }
+    drop(tx);
+    let total = worker.join().unwrap();
+    let expected: u64 = (0..10u64)
+        .flat_map(|r| (0..20u64).map(move |i| (r + i) * 50))
+        .sum();
+    assert_eq!(total, expected);
+    // Every value was freed by the worker: nothing is pinned.
+    assert!(arena.reset().unwrap().is_clean());
+}
+
+#[test]
+fn freeing_the_newest_allocation_rewinds() {
+    let arena = HeapArena::new();
+    arena.scope(|| {
+        let first = Box::new(1u64);
+        let in_use = arena.stats().in_use_bytes;
+        for _ in 0..1000 {
+            let b = Box::new([0u8; 100]);
+            std::hint::black_box(&b);
+        }
+        assert_eq!(arena.stats().in_use_bytes, in_use);
+        drop(first);
+    });
+}
+
+#[test]
+fn realloc_grows_and_shrinks_the_newest_block_in_place() {
+    let arena = HeapArena::new();
+    arena.scope(|| {
+        let mut v: Vec<u8> = Vec::with_capacity(16);
+        v.push(1);
+        let start = v.as_ptr();
+        let before = inner_calls();
+        for i in 0..100_000u32 {
+            v.push(i as u8);
+        }
+        assert_eq!(v.as_ptr(), start, "the newest block grows in place");
+        v.truncate(10);
+        v.shrink_to_fit();
+        assert_eq!(v.as_ptr(), start, "and shrinks in place");
+        assert_eq!(v[..2], [1, 0]);
+        assert_eq!(inner_calls(), before);
+        // Not the newest any more: growth moves it, keeping the contents.
+        let other = Box::new(9u8);
+        v.reserve(1 << 20);
+        assert_ne!(v.as_ptr(), start);
+        assert_eq!(v[..3], [1, 0, 1]);
+        assert_eq!(*other, 9);
+        assert_eq!(inner_calls(), before);
+    });
+}
+
+#[test]
+fn realloc_of_wrapped_allocator_memory_stays_there() {
+    let mut v: Vec<u8> = vec![3; 8]; // from the wrapped allocator
+    let arena = strict();
+    arena.scope(|| {
+        let before = inner_calls();
+        v.extend_from_slice(&[4; 1000]);
+        assert!(inner_calls() > before);
+    });
+    assert_eq!(v.len(), 1008);
+    assert!(arena.reset().unwrap().is_clean());
+}
+
+#[test]
+fn arena_memory_grown_outside_the_scope_moves_out() {
+    let arena = strict();
+    let mut v: Vec<u8> = arena.scope(|| vec![1; 10]);
+    v.reserve(1000); // outside: moves to the wrapped allocator, freeing the arena block
+    assert_eq!(v[..], [1; 10]);
+    assert!(arena.reset().unwrap().is_clean());
+}
+
+#[test]
+fn zeroed_allocations_are_zero_also_when_memory_is_reused() {
+    let arena = HeapArena::new();
+    for round in 0..3 {
+        arena.scope(|| {
+            let dirty = vec![0xAAu8; 4096];
+            drop(dirty);
+            let z = vec![0u8; 8192];
+            assert!(z.iter().all(|&b| b == 0), "round {round}");
+            let mut dirty = vec![0x55u64; 1024];
+            dirty.iter_mut().for_each(|x| *x = 1);
+            std::hint::black_box(&dirty);
+        });
+        arena.reset().unwrap();
+    }
+}
+
+#[test]
+fn nested_scopes() {
+    let outer = strict();
+    let inner = strict();
+    outer.scope(|| {
+        let a = vec![1u8; 10];
+        outer.scope(|| {
+            // The same arena continues the outer scope: same lane.
+            let b = vec![2u8; 10];
+            assert_eq!(outer.stats().lanes_held, 1);
+            drop(b);
+        });
+        inner.scope(|| {
+            let c = vec![3u8; 10];
+            assert_eq!(inner.stats().allocations, 1);
+            drop(c);
+            without_arena(|| assert!(!arena_routing_active()));
+            assert!(arena_routing_active());
+        });
+        let inner_allocations = inner.stats().allocations;
+        let d = vec![4u8; 10]; // back on the outer arena
+        assert_eq!(inner.stats().allocations, inner_allocations);
+        assert!(arena_routing_active());
+        drop((a, d));
+    });
+    assert_eq!(outer.stats().lanes_held, 0);
+    assert!(outer.reset().unwrap().is_clean());
+    assert!(inner.reset().unwrap().is_clean());
+}
+
+#[test]
+fn panics_inside_a_scope_restore_the_route_and_release_the_lane() {
+    let arena = HeapArena::new();
+    let result = std::panic::catch_unwind(|| {
+        arena.scope(|| {
+            let _v: Vec<u8> = std::iter::repeat_n(1, 100).collect();
+            panic!("boom");
+        })
+    });
+    assert!(result.is_err());
+    drop(result);
+    assert!(!arena_routing_active());
+    let stats = arena.stats();
+    assert_eq!(stats.lanes_held, 0);
+    assert_eq!(stats.lanes, 1);
+    // The lane is reused by the next scope.
+    arena.scope(|| drop(vec![0u8; 10]));
+    assert_eq!(arena.stats().lanes, 1);
+    // The panic machinery may have made lasting values in the arena (backtrace caches): they
+    // stay pinned, the rest is reused.
+    let report = arena.reset().unwrap();
+    assert_eq!(report.lanes_reset, 1);
+}
+
+#[test]
+fn reset_inside_a_scope_resets_the_own_lane() {
+    let arena = strict();
+    arena.scope(|| {
+        for _ in 0..3 {
+            let v: Vec<u32> = (0..1000).collect();
+            drop(v);
+            let r = arena.reset().unwrap();
+            assert_eq!(r.lanes_reset, 1);
+            assert_eq!(r.lanes_busy, 0);
+            assert_eq!(arena.stats().in_use_bytes, 0);
+        }
+    });
+}
+
+#[test]
+fn worker_threads_get_lanes_of_the_same_arena() {
+    let arena = strict();
+    let seen: Vec<bool> = arena.scope(|| {
+        thread_scope(|s| {
+            let handles: Vec<_> = (0..3)
+                .map(|i| {
+                    s.spawn(move || {
+                        let v: Vec<usize> = (0..100 * (i + 1)).collect();
+                        std::hint::black_box(v);
+                        arena_routing_active()
+                    })
+                })
+                .collect();
+            // `without_arena`: the results outlive the scope.
+            let joined: Vec<bool> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            without_arena(|| joined.clone())
+        })
+    });
+    assert_eq!(seen, [true, true, true]);
+    assert!(arena.stats().lanes >= 2);
+    assert_eq!(arena.stats().lanes_held, 0);
+    // Thread handles and results were freed: nothing stayed.
+    let report = arena.reset().unwrap();
+    assert_eq!(report.lanes_busy, 0);
+}
+
+#[test]
+fn carry_wraps_closures_for_any_executor() {
+    let arena = HeapArena::new();
+    arena.scope(|| {
+        with_carry(|carry| {
+            assert!(carry.has_heap_arena());
+            let work = carry.wrap(|n: usize| {
+                let v: Vec<u8> = vec![1; n];
+                (v.len(), arena_routing_active())
+            });
+            let work = &work;
+            std::thread::scope(|s| {
+                let h = s.spawn(move || work(5));
+                assert_eq!(h.join().unwrap(), (5, true));
+            });
+        });
+    });
+}
+
+#[test]
+fn dropping_an_arena_with_live_values_keeps_them_valid() {
+    let kept: Vec<String> = {
+        let arena = HeapArena::new();
+        arena.scope(|| (0..50).map(|i| i.to_string()).collect())
+    };
+    // The arena is gone; its lane is orphaned until the values are freed.
+    let fresh = HeapArena::new();
+    fresh.scope(|| {
+        let scratch = vec![0xFFu8; 1 << 16];
+        std::hint::black_box(scratch);
+    });
+    assert_eq!(kept[49], "49");
+    drop(kept);
+}
+
+#[test]
+fn an_arena_can_be_a_static() {
+    static ARENA: HeapArena = HeapArena::new();
+    let n = ARENA.scope(|| format!("{}", 12345).len());
+    assert_eq!(n, 5);
+    assert!(ARENA.reset().unwrap().is_clean());
+}
+
+#[test]
+fn large_allocations_and_big_alignments() {
+    let arena = strict();
+    arena.scope(|| {
+        let big = vec![7u8; 3 << 20];
+        assert_eq!(big[3 << 19], 7);
+        let layout = Layout::from_size_align(100, 1 << 16).unwrap();
+        // SAFETY: non-zero size; freed below with the same layout.
+        let p = unsafe { std::alloc::alloc(layout) };
+        assert!(!p.is_null());
+        assert_eq!(p.addr() % (1 << 16), 0);
+        // SAFETY: allocated above with `layout`.
+        unsafe { std::alloc::dealloc(p, layout) };
+        drop(big);
+    });
+    assert!(arena.reset().unwrap().is_clean());
+}
