@@ -134,8 +134,9 @@ impl Chunk {
         }
         let layout =
             Layout::from_size_align(capacity, align).map_err(|_| AllocError::SizeOverflow)?;
+        // Buffer memory outlives any heap-arena scope the array code runs in: keep it out.
         // SAFETY: the layout has a non-zero size.
-        let start = unsafe { alloc::alloc(layout) };
+        let start = crate::without_arena(|| unsafe { alloc::alloc(layout) });
         let start = NonNull::new(start).ok_or(AllocError::OutOfMemory {
             requested: capacity,
         })?;
@@ -392,7 +393,7 @@ impl AutoscalingAllocBuffer {
             };
             if chunk.logged_at != epoch {
                 // The first change since the last checkpoint: save the state to go back to.
-                if self.undo.try_reserve(1).is_err() {
+                if crate::without_arena(|| self.undo.try_reserve(1)).is_err() {
                     chunk.offset = before;
                     return Err(AllocError::OutOfMemory {
                         requested: size_of::<UndoEntry>(),
@@ -426,8 +427,12 @@ impl AutoscalingAllocBuffer {
             .max(layout.size().saturating_mul(2))
             .min(largest);
         let oom = AllocError::OutOfMemory { requested: wanted };
-        self.additional.try_reserve(1).map_err(|_| oom)?;
-        self.undo.try_reserve(1).map_err(|_| oom)?;
+        // The bookkeeping lives as long as the buffer: not in a heap arena.
+        crate::without_arena(|| {
+            self.additional.try_reserve(1)?;
+            self.undo.try_reserve(1)
+        })
+        .map_err(|_| oom)?;
         // If the doubled size can't be had, a buffer just big enough for the request will do.
         let mut chunk = match Chunk::allocate(wanted, align) {
             Ok(chunk) => chunk,
@@ -569,6 +574,25 @@ unsafe impl Buffer for AutoscalingAllocBuffer {
     }
 
     fn reset(&mut self) {
+        // The history and a re-sized main buffer live as long as the buffer: not in a heap
+        // arena.
+        crate::without_arena(|| self.reset_now());
+    }
+
+    fn stats(&self) -> Option<BufferStats> {
+        let mut stats = BufferStats::default();
+        stats.used = self.used();
+        stats.capacity = self.capacity();
+        stats.slabs = 1 + self.additional.len();
+        stats.spare_slabs = self.additional.iter().filter(|c| c.offset == 0).count();
+        stats.big_allocations = 0;
+        Some(stats)
+    }
+}
+
+impl AutoscalingAllocBuffer {
+    /// [`Buffer::reset`]'s work: record the run, re-size the main buffer if needed, start over.
+    fn reset_now(&mut self) {
         let used = self.peak.max(self.used());
         // Record the run, keeping at most `max_history_size + 1` entries (as the seed does).
         if self.history.len() > self.max_history_size {
@@ -585,16 +609,6 @@ unsafe impl Buffer for AutoscalingAllocBuffer {
         self.peak = 0;
         self.undo.clear();
         self.generation = self.generation.wrapping_add(1);
-    }
-
-    fn stats(&self) -> Option<BufferStats> {
-        let mut stats = BufferStats::default();
-        stats.used = self.used();
-        stats.capacity = self.capacity();
-        stats.slabs = 1 + self.additional.len();
-        stats.spare_slabs = self.additional.iter().filter(|c| c.offset == 0).count();
-        stats.big_allocations = 0;
-        Some(stats)
     }
 }
 

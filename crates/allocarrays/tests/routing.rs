@@ -416,3 +416,26 @@ fn large_allocations_and_big_alignments() {
     });
     assert!(arena.reset().unwrap().is_clean());
 }
+
+#[test]
+fn array_allocators_keep_their_buffers_out_of_the_heap_arena() {
+    use allocarrays::{with_allocator, AllocArray, AutoscalingAllocBuffer, BumperAllocator};
+    let heap = strict();
+    // A small first buffer: the first run grows it inside the scopes below.
+    let arrays = BumperAllocator::new(AutoscalingAllocBuffer::with_initial_size(1024));
+    let a = AllocArray::from(vec![1.0f64; 10_000]);
+    for _ in 0..3 {
+        let total = heap.scope(|| {
+            with_allocator(&arrays, || {
+                let total = (&a + &a).sum();
+                let scratch: Vec<f64> = a.iter().map(|x| x * 3.0).collect();
+                arrays.reset();
+                total + scratch[0]
+            })
+        });
+        assert_eq!(total, 20_003.0);
+        // The array buffer (grown and re-sized above) lives on the heap: nothing pinned.
+        heap.reset().unwrap();
+    }
+    assert!(heap.stats().allocations >= 3);
+}

@@ -1,0 +1,258 @@
+//! The arena router (`allocarrays::ArenaRouter`) against the allocators it wraps, side by side
+//! in one process, rounds interleaved, medians reported:
+//!
+//! 1. malloc/free pairs of 16 B, 1 KiB and 1 MiB: the bare allocator (System, mimalloc), the
+//!    router over it outside any scope (what every program pays for installing it), and the
+//!    router inside a `HeapArena` scope.
+//! 2. Six buffers of 1-16 MiB per iteration, all alive at once, each filled, then freed:
+//!    System, mimalloc, and a reused `HeapArena` (reset after each iteration), with and without
+//!    huge pages. Time and minor page faults per iteration.
+//!
+//! `CARGO_TARGET_DIR=/tmp/bench-target cargo run --release -p bumper-bench --bin routing`
+//! (`-- --quick` for a short run).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::time::Instant;
+
+use allocarrays::{ArenaRouter, HeapArena, HeapArenaOptions};
+use mimalloc::MiMalloc;
+
+#[global_allocator]
+static GLOBAL: ArenaRouter = ArenaRouter::new(System);
+
+/// A second router, over mimalloc, called directly (the global one wraps System). Routing is
+/// per thread, so both follow the same scopes.
+static MI_ROUTER: ArenaRouter<MiMalloc> = ArenaRouter::new(MiMalloc);
+
+/// Minor page faults of this thread so far.
+fn minor_faults() -> u64 {
+    // SAFETY: `getrusage` writes into the zeroed struct we pass and reads nothing else.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_THREAD, &mut usage) != 0 {
+            return 0;
+        }
+        usage.ru_minflt as u64
+    }
+}
+
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. malloc/free pairs.
+
+/// Nanoseconds per alloc + dealloc pair of `layout` on `a`, over `pairs` pairs.
+#[inline(never)]
+fn pairs_ns<A: GlobalAlloc>(a: &A, layout: Layout, pairs: u32) -> f64 {
+    let start = Instant::now();
+    for _ in 0..pairs {
+        // SAFETY: non-zero size; the block is freed right away with its layout.
+        unsafe {
+            let p = a.alloc(black_box(layout));
+            black_box(p);
+            a.dealloc(p, layout);
+        }
+    }
+    start.elapsed().as_nanos() as f64 / f64::from(pairs)
+}
+
+struct PairCase {
+    name: &'static str,
+    samples: Vec<f64>,
+}
+
+fn bench_pairs(rounds: usize) {
+    println!("## malloc/free pairs (ns per pair, median of {rounds} interleaved rounds)\n");
+    println!("| size | System | router(System), no scope | added | mimalloc | router(mimalloc), no scope | added | router, in a scope |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let arena = HeapArena::new();
+    for size in [16usize, 1024, 1 << 20] {
+        let layout = Layout::from_size_align(size, 8).unwrap();
+        let pairs = if size >= 1 << 20 { 2_000 } else { 20_000 };
+        let names = [
+            "System",
+            "router(System)",
+            "mimalloc",
+            "router(mimalloc)",
+            "in scope",
+        ];
+        let mut cases: Vec<PairCase> = names
+            .iter()
+            .map(|&name| PairCase {
+                name,
+                samples: Vec::with_capacity(rounds),
+            })
+            .collect();
+        for round in 0..rounds + 2 {
+            let sample = |i: usize| -> f64 {
+                match i {
+                    0 => pairs_ns(&System, layout, pairs),
+                    1 => pairs_ns(&GLOBAL, layout, pairs),
+                    2 => pairs_ns(&MiMalloc, layout, pairs),
+                    3 => pairs_ns(&MI_ROUTER, layout, pairs),
+                    _ => arena.scope(|| pairs_ns(&GLOBAL, layout, pairs)),
+                }
+            };
+            // Rotate the order so no case always follows the same one.
+            for k in 0..cases.len() {
+                let i = (k + round) % cases.len();
+                let ns = sample(i);
+                if round >= 2 {
+                    cases[i].samples.push(ns);
+                }
+            }
+        }
+        let m: Vec<f64> = cases.iter_mut().map(|c| median(&mut c.samples)).collect();
+        debug_assert_eq!(cases[4].name, "in scope");
+        println!(
+            "| {} | {:.2} | {:.2} | {:+.2} | {:.2} | {:.2} | {:+.2} | {:.2} |",
+            human(size),
+            m[0],
+            m[1],
+            m[1] - m[0],
+            m[2],
+            m[3],
+            m[3] - m[2],
+            m[4]
+        );
+    }
+    arena.reset().expect("lenient arena");
+    println!();
+}
+
+fn human(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 => format!("{} KiB", b >> 10),
+        b => format!("{b} B"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Six large buffers per iteration.
+
+/// The buffer sizes of iteration `i`: six sizes of 1..=16 MiB from a fixed pseudo-random
+/// sequence (the same for every allocator).
+fn sizes(i: usize) -> [usize; 6] {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ (i as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    std::array::from_fn(|_| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        ((state % 16) as usize + 1) << 20
+    })
+}
+
+/// One iteration: six buffers allocated, filled, read, freed newest first.
+#[inline(never)]
+fn six_buffers<A: GlobalAlloc>(a: &A, i: usize) -> u64 {
+    let sizes = sizes(i);
+    let mut ptrs = [std::ptr::null_mut::<u8>(); 6];
+    let mut sum = 0u64;
+    for (k, &size) in sizes.iter().enumerate() {
+        let layout = Layout::from_size_align(size, 64).unwrap();
+        // SAFETY: non-zero size; freed below with the same layout.
+        let p = unsafe { a.alloc(layout) };
+        assert!(!p.is_null());
+        // SAFETY: `p` is a live allocation of `size` bytes.
+        unsafe {
+            p.write_bytes(k as u8 + 1, size);
+            sum += u64::from(*p.add(size / 2));
+        }
+        ptrs[k] = p;
+    }
+    for k in (0..6).rev() {
+        let layout = Layout::from_size_align(sizes[k], 64).unwrap();
+        // SAFETY: allocated above with this layout, freed once.
+        unsafe { a.dealloc(ptrs[k], layout) };
+    }
+    sum
+}
+
+struct BigCase {
+    name: &'static str,
+    ms: Vec<f64>,
+    faults: Vec<f64>,
+}
+
+fn bench_big_buffers(rounds: usize) {
+    let arena = HeapArena::new();
+    let huge = HeapArena::with_options(HeapArenaOptions::new().huge_pages(true));
+    let names = ["System", "mimalloc", "HeapArena", "HeapArena + huge pages"];
+    let mut cases: Vec<BigCase> = names
+        .iter()
+        .map(|&name| BigCase {
+            name,
+            ms: Vec::with_capacity(rounds),
+            faults: Vec::with_capacity(rounds),
+        })
+        .collect();
+    let warmup = 3;
+    for round in 0..rounds + warmup {
+        for k in 0..cases.len() {
+            let i = (k + round) % cases.len();
+            let faults = minor_faults();
+            let start = Instant::now();
+            let sum = match i {
+                0 => six_buffers(&System, round),
+                1 => six_buffers(&MiMalloc, round),
+                2 => {
+                    let s = arena.scope(|| six_buffers(&GLOBAL, round));
+                    arena.reset().expect("lenient arena");
+                    s
+                }
+                _ => {
+                    let s = huge.scope(|| six_buffers(&GLOBAL, round));
+                    huge.reset().expect("lenient arena");
+                    s
+                }
+            };
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            let faults = minor_faults() - faults;
+            black_box(sum);
+            if round >= warmup {
+                cases[i].ms.push(ms);
+                cases[i].faults.push(faults as f64);
+            }
+        }
+    }
+    println!(
+        "## six buffers of 1-16 MiB per iteration, filled (median of {rounds} interleaved rounds)\n"
+    );
+    println!("| allocator | ms / iteration | vs System | vs mimalloc | minor faults / iteration |");
+    println!("|---|---:|---:|---:|---:|");
+    let meds: Vec<(f64, f64)> = cases
+        .iter_mut()
+        .map(|c| (median(&mut c.ms), median(&mut c.faults)))
+        .collect();
+    for (c, &(ms, faults)) in cases.iter().zip(&meds) {
+        println!(
+            "| {} | {:.2} | {:.2}x | {:.2}x | {:.0} |",
+            c.name,
+            ms,
+            ms / meds[0].0,
+            ms / meds[1].0,
+            faults
+        );
+    }
+    println!();
+    let stats = arena.stats();
+    println!(
+        "HeapArena: {} lane(s), {} MiB touched, {} spills\n",
+        stats.lanes,
+        stats.high_water_bytes >> 20,
+        stats.spills
+    );
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (pair_rounds, big_rounds) = if quick { (5, 5) } else { (31, 41) };
+    println!("# arena router benchmarks\n");
+    bench_pairs(pair_rounds);
+    bench_big_buffers(big_rounds);
+}
