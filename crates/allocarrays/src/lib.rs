@@ -19,6 +19,10 @@
 //!   `rayon`) take it along.
 //! - Models: [`ToAllocArrays`] converts a model's parameter arrays, [`infer_batch`] and
 //!   [`WrappedModel`] run a batch in the arena, copy the output out, and reset.
+//! - Code that never heard of arenas: with [`ArenaRouter`] as the global allocator, every heap
+//!   allocation a thread makes inside [`HeapArena::scope`] comes from the arena;
+//!   [`HeapArena::reset`] reuses it, skipping blocks still live (pinned); [`without_arena`]
+//!   opts out.
 //!
 //! ```
 //! use allocarrays::{with_allocator, AllocArray, BumperAllocator};

@@ -439,3 +439,33 @@ fn array_allocators_keep_their_buffers_out_of_the_heap_arena() {
     }
     assert!(heap.stats().allocations >= 3);
 }
+
+#[cfg(feature = "rayon")]
+#[test]
+fn rayon_tasks_allocate_from_lanes_of_the_arena() {
+    use allocarrays::rayon_scope;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // The global pool lives for the whole process: make it outside any arena.
+    without_arena(rayon::current_num_threads);
+    let arena = HeapArena::new();
+    let routed = AtomicUsize::new(0);
+    arena.scope(|| {
+        rayon_scope(|s| {
+            for i in 0..16 {
+                let routed = &routed;
+                s.spawn(move |_| {
+                    let v: Vec<usize> = (0..1000 * (i + 1)).collect();
+                    std::hint::black_box(v);
+                    if arena_routing_active() {
+                        routed.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+    });
+    assert_eq!(routed.into_inner(), 16);
+    assert!(arena.stats().allocations >= 16);
+    let report = arena.reset().unwrap();
+    assert_eq!(report.lanes_busy, 0);
+}
