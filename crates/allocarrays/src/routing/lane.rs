@@ -158,18 +158,29 @@ impl Lane {
     /// Adds one to the holder's count of each block in `[first, last]`.
     #[inline(always)]
     fn hold(&self, first: usize, last: usize) {
-        for b in first..=last {
+        // A plain counted loop (not `first..=last`): most allocations touch one block.
+        let mut b = first;
+        loop {
             let c = &self.count(b).local;
             c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
+            if b >= last {
+                break;
+            }
+            b += 1;
         }
     }
 
     /// Takes one from the holder's count of each block in `[first, last]`.
     #[inline(always)]
     fn unhold_local(&self, first: usize, last: usize) {
-        for b in first..=last {
+        let mut b = first;
+        loop {
             let c = &self.count(b).local;
             c.store(c.load(Relaxed).wrapping_sub(1), Relaxed);
+            if b >= last {
+                break;
+            }
+            b += 1;
         }
     }
 

@@ -12,14 +12,24 @@ use std::sync::Mutex;
 #[cfg(not(miri))]
 pub(crate) const SLOTS: usize = 256;
 #[cfg(miri)]
-pub(crate) const SLOTS: usize = 4;
+pub(crate) const SLOTS: usize = 16;
 
-/// Start of the range (null until reserved). Set once, under [`SLOT_TABLE`]'s lock.
-static BASE: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
-/// Length of the range in bytes (0 until reserved).
-static LEN: AtomicUsize = AtomicUsize::new(0);
-/// log2 of a slot's size.
-static SLOT_SHIFT: AtomicUsize = AtomicUsize::new(0);
+/// Where the range is. One static, so the hot paths find all three fields through one address
+/// (one GOT entry in position-independent code). Set once, under [`SLOT_TABLE`]'s lock.
+struct Range {
+    /// Start of the range (null until reserved).
+    base: AtomicPtr<u8>,
+    /// Length of the range in bytes (0 until reserved).
+    len: AtomicUsize,
+    /// log2 of a slot's size.
+    slot_shift: AtomicUsize,
+}
+
+static RANGE: Range = Range {
+    base: AtomicPtr::new(std::ptr::null_mut()),
+    len: AtomicUsize::new(0),
+    slot_shift: AtomicUsize::new(0),
+};
 
 /// What a slot is used for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -39,59 +49,61 @@ pub(crate) static SLOT_TABLE: Mutex<[SlotState; SLOTS]> = Mutex::new([SlotState:
 /// Whether `addr` lies in the arena range: the router's ownership test, O(1).
 #[inline(always)]
 pub(crate) fn contains(addr: usize) -> bool {
-    let base = BASE.load(Ordering::Relaxed);
-    addr.wrapping_sub(base.addr()) < LEN.load(Ordering::Relaxed)
+    let base = RANGE.base.load(Ordering::Relaxed);
+    addr.wrapping_sub(base.addr()) < RANGE.len.load(Ordering::Relaxed)
 }
 
 /// A pointer to `addr`, which lies in the range, carrying the range's provenance.
 #[inline(always)]
 pub(crate) fn ptr_at(addr: usize) -> *mut u8 {
-    let base = BASE.load(Ordering::Relaxed);
+    let base = RANGE.base.load(Ordering::Relaxed);
     base.wrapping_add(addr.wrapping_sub(base.addr()))
 }
 
 /// The base address and size of the slot holding `addr` (which lies in the range).
 #[inline(always)]
 pub(crate) fn slot_of(addr: usize) -> usize {
-    let base = BASE.load(Ordering::Relaxed).addr();
-    let shift = SLOT_SHIFT.load(Ordering::Relaxed);
+    let base = RANGE.base.load(Ordering::Relaxed).addr();
+    let shift = RANGE.slot_shift.load(Ordering::Relaxed);
     base + (((addr - base) >> shift) << shift)
 }
 
 /// The size of one slot (0 before the range is reserved).
 pub(crate) fn slot_size() -> usize {
-    if LEN.load(Ordering::Relaxed) == 0 {
+    if RANGE.len.load(Ordering::Relaxed) == 0 {
         0
     } else {
-        1 << SLOT_SHIFT.load(Ordering::Relaxed)
+        1 << RANGE.slot_shift.load(Ordering::Relaxed)
     }
 }
 
 /// Base address of slot `index`.
 pub(crate) fn slot_base(index: usize) -> usize {
-    BASE.load(Ordering::Relaxed).addr() + (index << SLOT_SHIFT.load(Ordering::Relaxed))
+    RANGE.base.load(Ordering::Relaxed).addr() + (index << RANGE.slot_shift.load(Ordering::Relaxed))
 }
 
 /// Index of the slot whose base is `base`.
 pub(crate) fn slot_index(base: usize) -> usize {
-    (base - BASE.load(Ordering::Relaxed).addr()) >> SLOT_SHIFT.load(Ordering::Relaxed)
+    (base - RANGE.base.load(Ordering::Relaxed).addr()) >> RANGE.slot_shift.load(Ordering::Relaxed)
 }
 
 /// Reserves the range if it is not yet; `false` if the platform has none to give. Call with
 /// [`SLOT_TABLE`] locked.
 pub(crate) fn ensure_reserved() -> bool {
-    if LEN.load(Ordering::Relaxed) != 0 {
+    if RANGE.len.load(Ordering::Relaxed) != 0 {
         return true;
     }
     let Some((base, len)) = os::reserve() else {
         return false;
     };
     debug_assert!(len.is_power_of_two() && len >= SLOTS);
-    SLOT_SHIFT.store((len / SLOTS).trailing_zeros() as usize, Ordering::Relaxed);
-    BASE.store(base, Ordering::Relaxed);
+    RANGE
+        .slot_shift
+        .store((len / SLOTS).trailing_zeros() as usize, Ordering::Relaxed);
+    RANGE.base.store(base, Ordering::Relaxed);
     // Last: a thread that sees the length sees the base too (both are read together only
     // after a lane exists, which was published through the slot lock).
-    LEN.store(len, Ordering::Release);
+    RANGE.len.store(len, Ordering::Release);
     true
 }
 
@@ -166,7 +178,7 @@ mod os {
 mod os {
     use std::alloc::{GlobalAlloc, Layout, System};
 
-    const LEN: usize = 1 << 24;
+    const LEN: usize = 1 << 25;
 
     pub(super) fn reserve() -> Option<(*mut u8, usize)> {
         let layout = Layout::from_size_align(LEN, LEN / super::SLOTS).ok()?;
