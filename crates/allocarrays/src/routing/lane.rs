@@ -38,6 +38,23 @@ impl BlockCount {
     }
 }
 
+/// A lane's table of block counts.
+#[derive(Clone, Copy)]
+struct Table(*const BlockCount);
+
+impl Table {
+    /// The count of block `index` (counted from the slot's base).
+    #[inline(always)]
+    fn get(&self, index: usize) -> &BlockCount {
+        // SAFETY: `index` is below the slot's block count (callers pass blocks of addresses in
+        // the slot), so the entry lies in the table, which lies in the slot, is aligned (the
+        // offset is a multiple of 64 and entries are 8 bytes) and was zeroed or written as
+        // atomics only; it lives as long as the reserved range, that is forever. The pointer
+        // carries the range's provenance.
+        unsafe { &*self.0.add(index) }
+    }
+}
+
 /// The header at the start of a lane's slot.
 #[repr(C)]
 pub(crate) struct Lane {
@@ -134,15 +151,11 @@ impl Lane {
         (self as *const Lane).addr()
     }
 
-    /// The count of block `index` (counted from the slot's base).
+    /// The lane's table of block counts (indexed from the slot's base). Look it up once per
+    /// operation: it costs a load of the range's base.
     #[inline(always)]
-    fn count(&self, index: usize) -> &BlockCount {
-        let addr = self.slot_base() + TABLE_OFFSET + index * std::mem::size_of::<BlockCount>();
-        // SAFETY: `index` is below the slot's block count (callers pass blocks of addresses in
-        // the slot), so the entry lies in the table, which lies in the slot, is aligned (the
-        // offset is a multiple of 64 and entries are 8 bytes) and was zeroed or written as
-        // atomics only; it lives as long as the reserved range, that is forever.
-        unsafe { &*region::ptr_at(addr).cast::<BlockCount>() }
+    fn table(&self) -> Table {
+        Table(region::ptr_at(self.slot_base() + TABLE_OFFSET).cast::<BlockCount>())
     }
 
     /// The blocks `[first, last]` (indices from the slot's base) that `[start, end)` overlaps.
@@ -159,9 +172,10 @@ impl Lane {
     #[inline(always)]
     fn hold(&self, first: usize, last: usize) {
         // A plain counted loop (not `first..=last`): most allocations touch one block.
+        let table = self.table();
         let mut b = first;
         loop {
-            let c = &self.count(b).local;
+            let c = &table.get(b).local;
             c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
             if b >= last {
                 break;
@@ -173,9 +187,10 @@ impl Lane {
     /// Takes one from the holder's count of each block in `[first, last]`.
     #[inline(always)]
     fn unhold_local(&self, first: usize, last: usize) {
+        let table = self.table();
         let mut b = first;
         loop {
-            let c = &self.count(b).local;
+            let c = &table.get(b).local;
             c.store(c.load(Relaxed).wrapping_sub(1), Relaxed);
             if b >= last {
                 break;
@@ -186,10 +201,11 @@ impl Lane {
 
     /// Records frees of `[first, last]` from a thread that does not hold the lane.
     fn unhold_remote(&self, first: usize, last: usize) {
+        let table = self.table();
         for b in first..=last {
             // Release: the freeing thread's last uses of the memory happen before a reset that
             // sees the count drop (and reuses the block).
-            self.count(b).remote.fetch_add(1, Release);
+            table.get(b).remote.fetch_add(1, Release);
         }
     }
 
@@ -253,15 +269,16 @@ impl Lane {
         // Blocks wholly above the high water were never handed out: all free.
         let touched_end = self.high_water.load(Relaxed).next_multiple_of(BLOCK);
         let base = self.slot_base();
+        let table = self.table();
         let mut start = from.next_multiple_of(BLOCK);
-        while start < touched_end && self.count((start - base) >> BLOCK_SHIFT).live() != 0 {
+        while start < touched_end && table.get((start - base) >> BLOCK_SHIFT).live() != 0 {
             start += BLOCK;
         }
         if start >= slot_end {
             return None;
         }
         let mut end = start;
-        while end < touched_end && self.count((end - base) >> BLOCK_SHIFT).live() == 0 {
+        while end < touched_end && table.get((end - base) >> BLOCK_SHIFT).live() == 0 {
             end += BLOCK;
         }
         if end >= touched_end {
@@ -359,7 +376,8 @@ impl Lane {
         let base = self.slot_base();
         let first = (self.data_start.load(Relaxed) - base) >> BLOCK_SHIFT;
         let end = (self.high_water.load(Relaxed).next_multiple_of(BLOCK) - base) >> BLOCK_SHIFT;
-        let pinned_blocks = (first..end).filter(|&b| self.count(b).live() != 0).count();
+        let table = self.table();
+        let pinned_blocks = (first..end).filter(|&b| table.get(b).live() != 0).count();
         LaneScan { pinned_blocks }
     }
 

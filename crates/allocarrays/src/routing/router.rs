@@ -84,36 +84,24 @@ unsafe impl<G: GlobalAlloc> GlobalAlloc for ArenaRouter<G> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let lane = route::current();
-        if !lane.is_null() {
-            // SAFETY: a non-null route points at the header of a lane this thread holds, in
-            // the reserved range, which is never unmapped.
-            let lane = unsafe { &*lane };
-            if let Some(addr) = lane.alloc(layout.size(), layout.align()) {
-                return region::ptr_at(addr);
-            }
+        if lane.is_null() {
+            // SAFETY: the caller's contract (non-zero size) is passed on unchanged.
+            return unsafe { self.inner.alloc(layout) };
         }
-        // SAFETY: the caller's contract (non-zero size) is passed on unchanged.
-        unsafe { self.inner.alloc(layout) }
+        // SAFETY: a non-null route points at a lane this thread holds; the caller's contract
+        // is passed on.
+        unsafe { self.alloc_in_lane(lane, layout) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let lane = route::current();
-        if !lane.is_null() {
+        if lane.is_null() {
             // SAFETY: as in `alloc`.
-            let lane = unsafe { &*lane };
-            let fresh_from = lane.high_water();
-            if let Some(addr) = lane.alloc(layout.size(), layout.align()) {
-                let p = region::ptr_at(addr);
-                // Memory at or above the old high water was never handed out: already zeros.
-                let dirty = fresh_from.saturating_sub(addr).min(layout.size());
-                // SAFETY: `[p, p + dirty)` is part of the allocation just made.
-                unsafe { p.write_bytes(0, dirty) };
-                return p;
-            }
+            return unsafe { self.inner.alloc_zeroed(layout) };
         }
         // SAFETY: as in `alloc`.
-        unsafe { self.inner.alloc_zeroed(layout) }
+        unsafe { self.alloc_zeroed_in_lane(lane, layout) }
     }
 
     #[inline]
@@ -123,10 +111,7 @@ unsafe impl<G: GlobalAlloc> GlobalAlloc for ArenaRouter<G> {
             // SAFETY: not arena memory, so it came from the wrapped allocator with this layout.
             return unsafe { self.inner.dealloc(ptr, layout) };
         }
-        let lane = Lane::of(addr);
-        // SAFETY: `lane` is the header of the slot holding `ptr`; the slot has been a lane
-        // since `ptr` was handed out, since slots are only released once no block is live.
-        unsafe { &*lane }.free(addr, layout.size(), lane == route::current());
+        free_in_lane(addr, layout.size());
     }
 
     #[inline]
@@ -156,4 +141,57 @@ unsafe impl<G: GlobalAlloc> GlobalAlloc for ArenaRouter<G> {
         }
         new
     }
+}
+
+impl<G: GlobalAlloc> ArenaRouter<G> {
+    /// `alloc` inside a scope: from the lane, or from the wrapped allocator if it is full.
+    /// Kept out of line so the path outside scopes stays a load, a test and a jump.
+    ///
+    /// # Safety
+    ///
+    /// `lane` is this thread's route (non-null); `layout` has a non-zero size.
+    #[inline(never)]
+    unsafe fn alloc_in_lane(&self, lane: *const Lane, layout: Layout) -> *mut u8 {
+        // SAFETY: a non-null route points at the header of a lane this thread holds, in the
+        // reserved range, which is never unmapped.
+        let lane = unsafe { &*lane };
+        match lane.alloc(layout.size(), layout.align()) {
+            Some(addr) => region::ptr_at(addr),
+            // SAFETY: the caller's contract (non-zero size) is passed on.
+            None => unsafe { self.inner.alloc(layout) },
+        }
+    }
+
+    /// `alloc_zeroed` inside a scope.
+    ///
+    /// # Safety
+    ///
+    /// As for [`alloc_in_lane`](Self::alloc_in_lane).
+    #[inline(never)]
+    unsafe fn alloc_zeroed_in_lane(&self, lane: *const Lane, layout: Layout) -> *mut u8 {
+        // SAFETY: as in `alloc_in_lane`.
+        let lane = unsafe { &*lane };
+        let fresh_from = lane.high_water();
+        match lane.alloc(layout.size(), layout.align()) {
+            Some(addr) => {
+                let p = region::ptr_at(addr);
+                // Memory at or above the old high water was never handed out: already zeros.
+                let dirty = fresh_from.saturating_sub(addr).min(layout.size());
+                // SAFETY: `[p, p + dirty)` is part of the allocation just made.
+                unsafe { p.write_bytes(0, dirty) };
+                p
+            }
+            // SAFETY: the caller's contract (non-zero size) is passed on.
+            None => unsafe { self.inner.alloc_zeroed(layout) },
+        }
+    }
+}
+
+/// `dealloc` of arena memory: uncounts its blocks in its lane (by the holder, or remotely).
+#[inline(never)]
+fn free_in_lane(addr: usize, size: usize) {
+    let lane = Lane::of(addr);
+    // SAFETY: `lane` is the header of the slot holding `addr`; the slot has been a lane since
+    // the memory was handed out, since slots are only released once no block is live.
+    unsafe { &*lane }.free(addr, size, lane == route::current());
 }
