@@ -469,3 +469,102 @@ fn rayon_tasks_allocate_from_lanes_of_the_arena() {
     let report = arena.reset().unwrap();
     assert_eq!(report.lanes_busy, 0);
 }
+
+/// A small deterministic generator for the randomized test.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// A live allocation and the byte it is filled with.
+struct Filled {
+    bytes: Vec<u8>,
+    fill: u8,
+}
+
+impl Filled {
+    fn intact(&self) -> bool {
+        self.bytes.iter().all(|&b| b == self.fill)
+    }
+}
+
+#[test]
+fn random_allocations_frees_reallocs_and_resets_never_overlap() {
+    let ops = if cfg!(miri) { 300 } else { 5000 };
+    let arena = HeapArena::new();
+    let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
+    // The bookkeeping itself is not what is tested: keep it on the heap.
+    let mut live: Vec<Filled> = without_arena(|| Vec::with_capacity(ops));
+    let (tx, rx) = mpsc::channel::<Filled>();
+    let freer = std::thread::spawn(move || {
+        let mut ok = true;
+        for f in rx {
+            ok &= f.intact();
+        }
+        ok
+    });
+    arena.scope(|| {
+        for op in 0..ops {
+            let fill = (op % 251) as u8 + 1;
+            match rng.below(10) {
+                0..=3 => {
+                    let big = rng.below(20) == 0;
+                    let size = 1 + rng.below(if big { 300_000 } else { 2000 });
+                    live.push(Filled {
+                        bytes: vec![fill; size],
+                        fill,
+                    });
+                }
+                4 | 5 if !live.is_empty() => {
+                    let i = rng.below(live.len());
+                    assert!(live.swap_remove(i).intact(), "op {op}");
+                }
+                6 if !live.is_empty() => {
+                    // Grow or shrink, in place or not; the contents must survive.
+                    let i = rng.below(live.len());
+                    let f = &mut live[i];
+                    let new_len = 1 + rng.below(4000);
+                    f.bytes.resize(new_len, f.fill);
+                    if rng.below(2) == 0 {
+                        f.bytes.shrink_to_fit();
+                    }
+                }
+                7 if !live.is_empty() => {
+                    let i = rng.below(live.len());
+                    tx.send(live.swap_remove(i)).unwrap();
+                }
+                8 => {
+                    // Lenient: whatever is live stays pinned.
+                    arena.reset().unwrap();
+                }
+                _ => {
+                    if let Some(f) = live.last() {
+                        assert!(f.intact(), "op {op}");
+                    }
+                }
+            }
+            if op % 100 == 0 {
+                assert!(live.iter().all(Filled::intact), "op {op}");
+            }
+        }
+    });
+    assert!(live.iter().all(Filled::intact));
+    drop(tx);
+    assert!(
+        freer.join().unwrap(),
+        "values freed on another thread were intact"
+    );
+    live.clear();
+    let report = arena.reset().unwrap();
+    assert_eq!(report.lanes_busy, 0);
+}
