@@ -184,11 +184,6 @@ pub struct HeapArena {
     options: HeapArenaOptions,
 }
 
-// SAFETY: all shared state is behind the mutex; lanes are used by one thread at a time.
-unsafe impl Sync for HeapArena {}
-// SAFETY: as above; an arena owns no thread-bound state.
-unsafe impl Send for HeapArena {}
-
 impl HeapArena {
     /// The granularity of pinning: a live allocation keeps each block of this many bytes it
     /// overlaps out of reuse.
@@ -471,4 +466,51 @@ fn new_lane() -> *mut Lane {
     // SAFETY: the slot was free and is now claimed under the slot lock; free slots read as
     // zeros (never touched, or discarded).
     unsafe { Lane::init(region::slot_base(index), size) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arenas_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<HeapArena>();
+    }
+
+    #[test]
+    fn options_and_reports_read_well() {
+        let o = HeapArenaOptions::new().huge_pages(true).strict(true);
+        assert!(o.huge_pages && o.strict);
+        assert_eq!(HeapArenaOptions::default(), HeapArenaOptions::new());
+        let report = HeapResetReport {
+            lanes_reset: 2,
+            lanes_busy: 1,
+            pinned_blocks: 3,
+            pinned_bytes: 3 * BLOCK,
+        };
+        assert!(!report.is_clean());
+        assert_eq!(
+            report.to_string(),
+            "2 lane(s) reset, 1 busy, 3 block(s) (196608 bytes) pinned by live allocations"
+        );
+        let err = PinnedAtReset { report };
+        assert!(err
+            .to_string()
+            .starts_with("memory allocated in the arena is still live"));
+    }
+
+    #[test]
+    fn without_the_router_scopes_change_nothing_but_bookkeeping() {
+        // This test binary's global allocator is the system's: nothing is served by the arena,
+        // but lanes are taken and given back.
+        let arena = HeapArena::new();
+        let v = arena.scope(|| vec![1u8; 100]);
+        assert_eq!(v.len(), 100);
+        let stats = arena.stats();
+        assert_eq!(stats.allocations, 0);
+        assert_eq!(stats.lanes_held, 0);
+        assert!(arena.reset().unwrap().is_clean());
+        assert!(format!("{arena:?}").starts_with("HeapArena"));
+    }
 }
