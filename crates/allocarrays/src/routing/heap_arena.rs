@@ -349,6 +349,45 @@ impl HeapArena {
         }
     }
 
+    /// Gives memory the arena holds but does not use back to the OS: in each lane not held by
+    /// another thread's scope, everything above its bump pointer and its last live block.
+    /// Returns the bytes released. The next allocations there fault pages in again; call it
+    /// after a peak, not after every reset.
+    ///
+    /// ```
+    /// use allocarrays::{ArenaRouter, HeapArena};
+    ///
+    /// #[global_allocator]
+    /// static GLOBAL: ArenaRouter = ArenaRouter::new(std::alloc::System);
+    ///
+    /// fn main() {
+    ///     let arena = HeapArena::new();
+    ///     arena.scope(|| drop(vec![1u8; 8 << 20])); // a peak of 8 MiB
+    ///     arena.reset().unwrap();
+    ///     assert!(arena.trim() >= 8 << 20);
+    ///     assert_eq!(arena.stats().high_water_bytes, 0);
+    /// }
+    /// ```
+    pub fn trim(&self) -> usize {
+        let current = route::current();
+        let own = self.owns(current);
+        let lanes = self.lock();
+        let mut released = 0;
+        let mut idle = lanes.idle;
+        while !idle.is_null() {
+            // SAFETY: lane headers live forever; idle lanes are held by no thread, and we hold
+            // the lock that guards them.
+            let lane = unsafe { &*idle };
+            released += lane.trim();
+            idle = lane.next_idle.load(Relaxed);
+        }
+        if own {
+            // SAFETY: the calling thread holds this lane (its route), so nobody else uses it.
+            released += unsafe { &*current }.trim();
+        }
+        released
+    }
+
     /// What the last [`reset`](Self::reset) did, if any.
     pub fn last_reset(&self) -> Option<HeapResetReport> {
         self.lock().last_reset

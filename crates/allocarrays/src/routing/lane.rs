@@ -390,6 +390,31 @@ impl Lane {
         region::discard(base, touched);
     }
 
+    /// Gives the memory above the bump pointer and above every live block back to the OS;
+    /// returns how many bytes. Called by the holder or, for an idle lane, under the arena's
+    /// lock.
+    pub(crate) fn trim(&self) -> usize {
+        let base = self.slot_base();
+        let table = self.table();
+        let data_start = self.data_start.load(Relaxed);
+        let pos = self.pos.load(Relaxed);
+        let touched_end = self.high_water.load(Relaxed).next_multiple_of(BLOCK);
+        // Just past the last block still live (or the data start).
+        let first = (data_start - base) >> BLOCK_SHIFT;
+        let mut end_block = (touched_end - base) >> BLOCK_SHIFT;
+        while end_block > first && table.get(end_block - 1).live() == 0 {
+            end_block -= 1;
+        }
+        let keep = (base + (end_block << BLOCK_SHIFT)).max(pos.next_multiple_of(BLOCK));
+        if keep >= touched_end {
+            return 0;
+        }
+        region::discard(keep, touched_end - keep);
+        // From `keep` on, memory reads as zeros again.
+        self.high_water.store(keep.max(pos), Relaxed);
+        touched_end - keep
+    }
+
     /// Asks for huge pages over the lane's data.
     pub(crate) fn advise_huge_pages(&self) {
         let start = self.data_start.load(Relaxed);
