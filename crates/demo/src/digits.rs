@@ -1,0 +1,299 @@
+//! The seed's `DigitsModel` inference benchmark: random images through the CNN of
+//! [`crate::model`] in batches, the same model code on plain `ndarray` input and on arena input
+//! (as the seed's `infer_batches!` with `data`, `AllocArray.(data)`, the adapted model and
+//! `CheckedAllocArray.(data)`).
+
+use std::cell::RefCell;
+use std::hint::black_box;
+
+use allocarrays::{
+    infer_batch, with_allocator, AllocArray, ArrayAllocator, BumperAllocator, CheckedAllocArray,
+    HeapArena, ToAllocArrays,
+};
+use ndarray::{s, Array2, Array4, ArrayView2, Axis, Ix4};
+
+use crate::alloc_stack::{per_backend, Backend};
+use crate::measure::{checked_target, rows_of, time_target, zero_calls_target, Runner, Variant};
+use crate::model::{random_images, DigitsModel, CLASSES};
+use crate::report::{Target, Workload};
+
+/// Sizes of the measurement.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// Images (the seed: 1000).
+    pub images: usize,
+    /// Images per batch (the seed: 32; the last batch may be smaller).
+    pub batch: usize,
+    /// Measured rounds (passes over all images per variant and backend).
+    pub rounds: usize,
+}
+
+/// Bytes of the fixed arena (the seed's `BumperAllocator(n)` form).
+pub const FIXED_ARENA_BYTES: usize = 64 << 20;
+/// Seed of the model's weights.
+pub const MODEL_SEED: u64 = 0x5EED_0001;
+/// Seed of the images.
+pub const IMAGES_SEED: u64 = 0x5EED_0002;
+
+/// The variants, in the order of the table; the first is the baseline.
+pub const PLAIN: &str = "ndarray";
+/// `AllocArray` input, fixed arena.
+pub const ALLOC_FIXED: &str = "AllocArray, 64 MiB arena";
+/// `AllocArray` input through `infer_batch` (copies the batch in and the output out).
+pub const ALLOC_INFER: &str = "AllocArray, `infer_batch`";
+/// `AllocArray` input, default (autoscaling) arena.
+pub const ALLOC_AUTO: &str = "AllocArray, default arena";
+/// `AllocArray` input and weights, fixed arena.
+pub const ALLOC_MODEL: &str = "AllocArray + weights";
+/// `CheckedAllocArray` input, fixed arena.
+pub const CHECKED: &str = "CheckedAllocArray";
+/// Plain `ndarray` input and model, every heap allocation routed to a `HeapArena` (with
+/// `allocarrays::ArenaRouter` as the global allocator).
+pub const ROUTED: &str = "ndarray, HeapArena";
+
+/// Runs `f` with `alloc` as the current allocator, then resets it (the seed's
+/// `with_allocator(b) do ... reset!(b) end`).
+fn in_arena<R>(alloc: &impl ArrayAllocator, f: impl FnOnce() -> R) -> R {
+    let result = with_allocator(alloc, f);
+    alloc.reset();
+    result
+}
+
+/// The images split into batches of `batch`.
+fn batches(images: &Array4<f32>, batch: usize) -> Vec<Array4<f32>> {
+    images
+        .axis_chunks_iter(Axis(0), batch)
+        .map(|b| b.to_owned())
+        .collect()
+}
+
+/// Where each variant writes its predictions: one `(images, 10)` matrix per backend.
+type Predictions = [RefCell<Array2<f32>>; 2];
+
+fn predictions(images: usize) -> Predictions {
+    std::array::from_fn(|_| RefCell::new(Array2::zeros((images, CLASSES))))
+}
+
+/// Writes `y`, the output of batch `i`, into its rows of the predictions made under `backend`.
+fn store(preds: &Predictions, backend: Backend, i: usize, batch: usize, y: ArrayView2<'_, f32>) {
+    let mut preds = preds[backend.index()].borrow_mut();
+    let start = i * batch;
+    preds.slice_mut(s![start..start + y.nrows(), ..]).assign(&y);
+}
+
+/// Measures inference over `config.images` random images in batches, every variant under both
+/// backends; and checks the targets: every arena variant no slower than `ndarray`, no
+/// allocator calls per batch where the output is copied into the predictions (all arena
+/// variants but `infer_batch`, which returns a new heap array by design), checked within 2x
+/// of unchecked.
+pub fn measure(config: &Config) -> (Workload, Vec<Target>) {
+    let model = DigitsModel::random(MODEL_SEED);
+    let aa_model = model.clone().to_alloc_arrays();
+    let images = random_images(IMAGES_SEED, config.images);
+    let batch = config.batch;
+    // The data, converted once per kind, as the seed's `AllocArray.(data)` (heap copies).
+    let plain_data = batches(&images, batch);
+    let alloc_data: Vec<AllocArray<f32, Ix4>> =
+        plain_data.iter().cloned().map(AllocArray::from).collect();
+    let checked_data: Vec<CheckedAllocArray<f32, Ix4>> = plain_data
+        .iter()
+        .cloned()
+        .map(CheckedAllocArray::from)
+        .collect();
+    let n_batches = plain_data.len();
+
+    // Each arena variant has one allocator per backend, whose buffer comes from that backend.
+    let fixed_arena = || BumperAllocator::with_capacity(FIXED_ARENA_BYTES);
+    let fixed = per_backend(fixed_arena);
+    let fixed_infer = per_backend(fixed_arena);
+    let fixed_model = per_backend(fixed_arena);
+    let fixed_checked = per_backend(fixed_arena);
+    let auto = per_backend(BumperAllocator::default);
+    let heap = per_backend(HeapArena::new);
+
+    let names = [
+        PLAIN,
+        ALLOC_FIXED,
+        ALLOC_INFER,
+        ALLOC_AUTO,
+        ALLOC_MODEL,
+        CHECKED,
+        ROUTED,
+    ];
+    let arena = [false, true, true, true, true, true, true];
+    let preds: Vec<Predictions> = names.iter().map(|_| predictions(config.images)).collect();
+    let p = &preds;
+    let (model, aa_model) = (&model, &aa_model);
+    let (plain_data, alloc_data, checked_data) = (&plain_data, &alloc_data, &checked_data);
+    let (fixed, fixed_infer, fixed_model, fixed_checked, auto, heap) = (
+        &fixed,
+        &fixed_infer,
+        &fixed_model,
+        &fixed_checked,
+        &auto,
+        &heap,
+    );
+
+    let steps: Vec<Box<dyn FnMut(usize, Backend) + '_>> = vec![
+        Box::new(move |i, backend| {
+            let y = model.forward(black_box(&plain_data[i]));
+            store(&p[0], backend, i, batch, y.view());
+        }),
+        Box::new(move |i, backend| {
+            in_arena(&fixed[backend.index()], || {
+                let y = model.forward(black_box(&alloc_data[i]));
+                store(&p[1], backend, i, batch, y.view());
+            })
+        }),
+        Box::new(move |i, backend| {
+            let y = infer_batch(
+                &fixed_infer[backend.index()],
+                |x: AllocArray<f32, Ix4>| model.forward(&x),
+                black_box(&plain_data[i]).view(),
+            );
+            store(&p[2], backend, i, batch, y.view());
+        }),
+        Box::new(move |i, backend| {
+            in_arena(&auto[backend.index()], || {
+                let y = model.forward(black_box(&alloc_data[i]));
+                store(&p[3], backend, i, batch, y.view());
+            })
+        }),
+        Box::new(move |i, backend| {
+            in_arena(&fixed_model[backend.index()], || {
+                let y = aa_model.forward(black_box(&alloc_data[i]));
+                store(&p[4], backend, i, batch, y.view());
+            })
+        }),
+        Box::new(move |i, backend| {
+            in_arena(&fixed_checked[backend.index()], || {
+                let y = model.forward(black_box(&checked_data[i]));
+                store(&p[5], backend, i, batch, y.view());
+            })
+        }),
+        Box::new(move |i, backend| {
+            let arena = &heap[backend.index()];
+            arena.scope(|| {
+                let y = model.forward(black_box(&plain_data[i]));
+                store(&p[6], backend, i, batch, y.view());
+            });
+            // A lenient arena: the reset always succeeds.
+            let _ = arena.reset();
+        }),
+    ];
+    // Enough batches for the autoscaling buffer to settle (it re-sizes at its sixth reset at the
+    // latest).
+    let warmup = 8usize.div_ceil(n_batches);
+    let mut runner = Runner {
+        variants: names
+            .iter()
+            .zip(arena)
+            .zip(steps)
+            .map(|((&name, arena), step)| Variant {
+                name,
+                arena,
+                units: n_batches,
+                step,
+            })
+            .collect(),
+        rounds: config.rounds,
+        warmup,
+    };
+    let results = runner.run();
+    drop(runner);
+
+    let reference = preds[0][0].borrow();
+    let diff = |v: usize, b: usize| {
+        let other = preds[v][b].borrow();
+        let d = ndarray::Zip::from(&*reference)
+            .and(&*other)
+            .fold(0.0f32, |acc, &x, &y| acc.max((x - y).abs()));
+        Some(f64::from(d))
+    };
+    let rows = rows_of(&names, &arena, &results, diff, true);
+    let key = "digits";
+    let in_arena_variants = [
+        ALLOC_FIXED,
+        ALLOC_INFER,
+        ALLOC_AUTO,
+        ALLOC_MODEL,
+        CHECKED,
+        ROUTED,
+    ];
+    let targets = vec![
+        time_target(key, &rows, &in_arena_variants, Backend::System, 1.0),
+        time_target(key, &rows, &in_arena_variants, Backend::Mimalloc, 1.0),
+        zero_calls_target(
+            key,
+            "batch",
+            &rows,
+            &[ALLOC_FIXED, ALLOC_AUTO, ALLOC_MODEL, CHECKED, ROUTED],
+        ),
+        checked_target(key, &names, &results, (CHECKED, ALLOC_FIXED), 2.0),
+    ];
+    let workload = Workload {
+        key,
+        name: format!("DigitsModel, batches of {batch}"),
+        title: format!(
+            "DigitsModel inference, {} random 28x28 images in batches of {batch}",
+            config.images
+        ),
+        header: format!(
+            "The seed's CNN (conv 3x3 1->32 relu, batchnorm+relu, maxpool 2, conv 3x3 32->16 \
+             relu, maxpool 2, conv 3x3 16->10 relu, dense 90->10, a shared dense 10->10 twice, \
+             softmax) in f32 with random weights: one generic model on `ndarray` input and on \
+             arena input (`with_allocator` + `reset()` per batch, outputs copied into a matrix \
+             made once; `infer_batch` copies the batch in and returns a new heap array); and the \
+             plain model inside a `HeapArena` scope, every heap allocation routed to the arena by \
+             the `ArenaRouter` global allocator (`reset()` per batch). \
+             {n_batches} batches per pass; {} passes per variant and allocator, interleaved, after \
+             {warmup} unmeasured; `total ms` is the median pass; per-batch times over all \
+             measured batches; `vs {PLAIN}` and `mimalloc/System` are medians over passes of the \
+             ratio of the passes' median batch times; `max abs diff` compares the class \
+             probabilities with `{PLAIN}` under System.",
+            config.rounds
+        ),
+        unit: "batch",
+        sizes: vec![
+            ("images", config.images),
+            ("batch", batch),
+            ("batches_per_pass", n_batches),
+            ("rounds", config.rounds),
+            ("warmup_rounds", warmup),
+        ],
+        baseline: PLAIN.to_string(),
+        rows,
+    };
+    (workload, targets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tiny_measurement_has_every_variant_agreeing_with_plain() {
+        let (w, targets) = measure(&Config {
+            images: 10,
+            batch: 4,
+            rounds: 1,
+        });
+        assert_eq!(targets.len(), 4);
+        assert_eq!(
+            w.variants(),
+            [
+                PLAIN,
+                ALLOC_FIXED,
+                ALLOC_INFER,
+                ALLOC_AUTO,
+                ALLOC_MODEL,
+                CHECKED,
+                ROUTED
+            ]
+        );
+        for row in &w.rows {
+            assert!(row.max_abs_diff.unwrap() <= 1e-6, "{row:?}");
+            assert!(row.total_ms.is_some());
+        }
+    }
+}
