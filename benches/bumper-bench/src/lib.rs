@@ -175,6 +175,47 @@ pub mod fast_path {
         black_box(&boxes);
         drop(boxes);
     }
+
+    /// mimalloc, called directly (this crate's global allocator is the system's): alloc and
+    /// free of each `u64` in turn.
+    #[inline(never)]
+    pub fn mimalloc_free_each() {
+        use std::alloc::{GlobalAlloc, Layout};
+        let layout = Layout::new::<u64>();
+        for i in 0..FAST_PATH_ALLOCS {
+            // SAFETY: a non-zero-size layout; the block is written once and freed right away
+            // with the same layout.
+            unsafe {
+                let p = mimalloc::MiMalloc.alloc(black_box(layout)).cast::<u64>();
+                assert!(!p.is_null());
+                p.write(black_box(i));
+                black_box(p);
+                mimalloc::MiMalloc.dealloc(p.cast(), layout);
+            }
+        }
+    }
+
+    /// mimalloc holding all values at once: 64 allocations, then 64 frees.
+    #[inline(never)]
+    pub fn mimalloc_free_batch() {
+        use std::alloc::{GlobalAlloc, Layout};
+        let layout = Layout::new::<u64>();
+        let mut ptrs = [std::ptr::null_mut::<u64>(); FAST_PATH_ALLOCS as usize];
+        for (i, slot) in ptrs.iter_mut().enumerate() {
+            // SAFETY: a non-zero-size layout; each block is written once, freed below.
+            unsafe {
+                let p = mimalloc::MiMalloc.alloc(black_box(layout)).cast::<u64>();
+                assert!(!p.is_null());
+                p.write(black_box(i as u64));
+                *slot = p;
+            }
+        }
+        black_box(&ptrs);
+        for p in ptrs {
+            // SAFETY: allocated above with `layout`, freed once.
+            unsafe { mimalloc::MiMalloc.dealloc(p.cast(), layout) };
+        }
+    }
 }
 
 /// The seed's `f(x)`: scope enter, a copy of `x` in the scope, add 1 to each element, sum,

@@ -204,6 +204,8 @@ const COMPARISONS: &[Comparison] = &[
         "malloc+free batch",
         Some(0.2),
     ),
+    cmp("fast_path", "bumper SlabBuffer", "mimalloc each", None),
+    cmp("fast_path", "bumper SlabBuffer", "mimalloc batch", None),
     cmp(
         "scope",
         "bumper AllocBuffer",
@@ -299,6 +301,16 @@ fn fast_path_workload<'a>() -> Workload<'a> {
             Case::new("malloc+free batch", |n| {
                 for _ in 0..n {
                     fast_path::malloc_free_batch();
+                }
+            }),
+            Case::new("mimalloc each", |n| {
+                for _ in 0..n {
+                    fast_path::mimalloc_free_each();
+                }
+            }),
+            Case::new("mimalloc batch", |n| {
+                for _ in 0..n {
+                    fast_path::mimalloc_free_batch();
                 }
             }),
         ],
