@@ -1,8 +1,7 @@
 //! Arena routing with `ArenaRouter` installed as this test binary's global allocator, over a
 //! wrapped allocator that counts the calls it gets per thread.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use std::alloc::Layout;
 use std::collections::HashMap;
 use std::sync::mpsc;
 
@@ -11,45 +10,14 @@ use allocarrays::{
     HeapArenaOptions,
 };
 
-/// Forwards to `System`, counting this thread's calls (const thread-local: no allocation, no
-/// destructor).
-struct Counting;
+#[path = "common/thread_counting.rs"]
+mod thread_counting;
 
-std::thread_local! {
-    static CALLS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count() {
-    let _ = CALLS.try_with(|c| c.set(c.get() + 1));
-}
+use thread_counting::ThreadCounting as Counting;
 
 /// Calls to the wrapped allocator made by this thread so far.
 fn inner_calls() -> u64 {
-    CALLS.with(Cell::get)
-}
-
-// SAFETY: forwards to `System` unchanged.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: as above.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count();
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
+    thread_counting::thread_calls()
 }
 
 #[global_allocator]

@@ -1,59 +1,19 @@
-//! System allocator calls per iteration of `with_allocator` loops over arrays, counted by a
-//! counting global allocator installed in this test binary.
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+//! System allocator calls per iteration of `with_allocator` loops over arrays, counted per
+//! thread by a counting global allocator installed in this test binary.
 
 use allocarrays::{infer_batch, with_allocator, AllocArray, BumperAllocator, CheckedAllocArray};
 use ndarray::{Array1, Ix1, Ix2};
 
-/// Counts calls made on the current thread while counting is on.
-struct Counting;
-
-static CALLS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static ON: Cell<bool> = const { Cell::new(false) };
-}
-
-fn count() {
-    if ON.try_with(Cell::get).unwrap_or(false) {
-        CALLS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: forwards every call to `System` unchanged.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count();
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+#[path = "common/thread_counting.rs"]
+mod thread_counting;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-static SERIAL: Mutex<()> = Mutex::new(());
+static GLOBAL: thread_counting::ThreadCounting = thread_counting::ThreadCounting;
 
 fn calls_during(f: impl FnOnce()) -> usize {
-    let before = CALLS.load(Ordering::Relaxed);
-    ON.with(|c| c.set(true));
+    let before = thread_counting::thread_calls();
     f();
-    ON.with(|c| c.set(false));
-    CALLS.load(Ordering::Relaxed) - before
+    (thread_counting::thread_calls() - before) as usize
 }
 
 const ITERATIONS: usize = if cfg!(miri) { 3 } else { 100 };
@@ -69,7 +29,6 @@ fn basic_reduction(a: &AllocArray<f64, Ix1>) -> f64 {
 
 #[test]
 fn basic_reduction_makes_no_system_allocation_per_iteration() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let a = AllocArray::from(Array1::<f64>::ones(if cfg!(miri) { 100 } else { 100_000 }));
     {
         let alloc = BumperAllocator::default();
@@ -99,7 +58,6 @@ fn basic_reduction_makes_no_system_allocation_per_iteration() {
 
 #[test]
 fn a_fixed_allocator_and_checked_arrays_make_none_either() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let alloc = BumperAllocator::with_capacity(1 << 20);
     let a = CheckedAllocArray::from(Array1::<f64>::ones(1000));
     let run = || {
@@ -122,7 +80,6 @@ fn a_fixed_allocator_and_checked_arrays_make_none_either() {
 
 #[test]
 fn a_dense_layer_per_batch_allocates_only_its_output() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let alloc = BumperAllocator::default();
     let weights = AllocArray::from(ndarray::Array2::from_shape_fn((16, 8), |(i, j)| {
         (i + j) as f64 / 10.0
