@@ -486,8 +486,13 @@ fn random_allocations_frees_reallocs_and_resets_never_overlap() {
             let fill = (op % 251) as u8 + 1;
             match rng.below(10) {
                 0..=3 => {
-                    let big = rng.below(20) == 0;
-                    let size = 1 + rng.below(if big { 300_000 } else { 2000 });
+                    // Repeated sizes, as tensors of a model have, and arbitrary ones.
+                    const SIZES: [usize; 5] = [256, 300, 1000, 4096, 10_000];
+                    let size = match rng.below(20) {
+                        0 => 1 + rng.below(300_000),
+                        1..=9 => SIZES[rng.below(SIZES.len())],
+                        _ => 1 + rng.below(2000),
+                    };
                     live.push(Filled {
                         bytes: vec![fill; size],
                         fill,
@@ -527,6 +532,9 @@ fn random_allocations_frees_reallocs_and_resets_never_overlap() {
         }
     });
     assert!(live.iter().all(Filled::intact));
+    if !cfg!(miri) {
+        assert!(arena.stats().reused > 100, "{:?}", arena.stats());
+    }
     drop(tx);
     assert!(
         freer.join().unwrap(),
@@ -557,4 +565,32 @@ fn trim_gives_unused_memory_back_and_keeps_live_values() {
         assert!(z.iter().all(|&b| b == 0));
     });
     drop(kept);
+}
+
+#[test]
+fn blocks_freed_out_of_order_are_reused_and_unwound() {
+    let arena = strict();
+    arena.scope(|| {
+        let start = arena.stats().in_use_bytes;
+        let a = vec![1u8; 4096];
+        let b = vec![2u8; 4096];
+        let a_addr = a.as_ptr();
+        drop(a); // not the newest: kept for reuse
+        let c = vec![3u8; 4000]; // about the same size: the same memory
+        assert_eq!(c.as_ptr(), a_addr);
+        assert_eq!(arena.stats().reused, 1);
+        assert!(c.iter().all(|&x| x == 3) && b.iter().all(|&x| x == 2));
+        drop(c);
+        // Freeing the newest moves the bump pointer back over every kept block below it.
+        drop(b);
+        assert_eq!(arena.stats().in_use_bytes, start);
+        let xs: Vec<Vec<u64>> = (0..10).map(|i| vec![i; 100]).collect();
+        let mut xs = without_arena(|| xs.into_iter().map(Some).collect::<Vec<_>>());
+        for i in [3, 1, 7, 0, 9, 2, 8, 4, 6, 5] {
+            let x = xs[i].take().unwrap();
+            assert!(x.iter().all(|&v| v == i as u64));
+        }
+        drop(xs);
+    });
+    assert!(arena.reset().unwrap().is_clean());
 }

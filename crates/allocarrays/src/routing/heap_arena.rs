@@ -116,6 +116,11 @@ pub struct HeapArenaStats {
     /// Allocations made in a scope that went to the wrapped allocator because the lane had no
     /// room for them.
     pub spills: u64,
+    /// Allocations (counted in `allocations` too) served from memory freed earlier in the same
+    /// run, out of order: the arena keeps a few such blocks per lane for reuse until the next
+    /// reset, so code that frees its temporaries in no particular order still reuses warm
+    /// memory.
+    pub reused: u64,
     /// Memory touched so far, summed over lanes (what the arena keeps from the OS).
     pub high_water_bytes: usize,
     /// Memory between each lane's start and its bump pointer, summed.
@@ -409,6 +414,7 @@ impl HeapArena {
             stats.allocations += s.allocations;
             stats.bytes += s.bytes;
             stats.spills += s.spills;
+            stats.reused += s.reused;
             stats.high_water_bytes += s.high_water;
             stats.in_use_bytes += s.in_use;
             next = lane.next_all.load(Relaxed);

@@ -81,7 +81,43 @@ pub(crate) struct Lane {
     bytes: AtomicU64,
     /// Allocations that did not fit and went to the wrapped allocator.
     spills: AtomicU64,
+    /// Allocations served from blocks freed out of order (see `recycled`).
+    reused: AtomicU64,
+    /// Blocks the holder freed out of order (not the newest), kept for reuse by allocations of
+    /// about their size until the next reset: code that frees its temporaries in no
+    /// particular order (tensor libraries) then reuses warm memory instead of streaming
+    /// through fresh memory. Only the holder touches them.
+    recycled: [Recycled; RECYCLE_SLOTS],
+    /// How many entries of `recycled` are in use.
+    recycled_len: AtomicUsize,
 }
+
+/// A freed block kept for reuse: `[addr, addr + size)`, all of it free.
+struct Recycled {
+    addr: AtomicUsize,
+    size: AtomicUsize,
+}
+
+impl Recycled {
+    const EMPTY: Recycled = Recycled {
+        addr: AtomicUsize::new(0),
+        size: AtomicUsize::new(0),
+    };
+
+    fn get(&self) -> (usize, usize) {
+        (self.addr.load(Relaxed), self.size.load(Relaxed))
+    }
+
+    fn set(&self, (addr, size): (usize, usize)) {
+        self.addr.store(addr, Relaxed);
+        self.size.store(size, Relaxed);
+    }
+}
+
+/// How many freed blocks a lane keeps for reuse.
+const RECYCLE_SLOTS: usize = 64;
+/// Smallest block kept for reuse: smaller ones are cheap to bump past.
+const RECYCLE_MIN: usize = 256;
 
 /// Where the block table starts, from the slot's base.
 const TABLE_OFFSET: usize = std::mem::size_of::<Lane>().next_multiple_of(64);
@@ -92,6 +128,7 @@ pub(crate) struct LaneStats {
     pub allocations: u64,
     pub bytes: u64,
     pub spills: u64,
+    pub reused: u64,
     pub high_water: usize,
     pub in_use: usize,
 }
@@ -135,6 +172,9 @@ impl Lane {
                 allocations: AtomicU64::new(0),
                 bytes: AtomicU64::new(0),
                 spills: AtomicU64::new(0),
+                reused: AtomicU64::new(0),
+                recycled: [Recycled::EMPTY; RECYCLE_SLOTS],
+                recycled_len: AtomicUsize::new(0),
             });
         }
         lane
@@ -213,6 +253,11 @@ impl Lane {
     /// no room. Only the lane's holder calls it.
     #[inline(always)]
     pub(crate) fn alloc(&self, size: usize, align: usize) -> Option<usize> {
+        if size >= RECYCLE_MIN && self.recycled_len.load(Relaxed) != 0 {
+            if let Some(addr) = self.alloc_recycled(size, align) {
+                return Some(addr);
+            }
+        }
         let pos = self.pos.load(Relaxed);
         let start = pos.checked_add(align - 1)? & !(align - 1);
         let end = start.checked_add(size)?;
@@ -221,6 +266,79 @@ impl Lane {
         }
         self.commit(start, end);
         Some(start)
+    }
+
+    /// Serves `size` bytes from the best-fitting freed block kept for reuse (at most a
+    /// quarter bigger than asked).
+    #[inline(never)]
+    fn alloc_recycled(&self, size: usize, align: usize) -> Option<usize> {
+        let len = self.recycled_len.load(Relaxed);
+        let mut best: Option<(usize, usize)> = None;
+        for (i, entry) in self.recycled[..len].iter().enumerate() {
+            let (addr, have) = entry.get();
+            if have >= size && have - size <= size / 4 && addr & (align - 1) == 0 {
+                if best.is_none_or(|(_, best_size)| have < best_size) {
+                    best = Some((i, have));
+                }
+                if have == size {
+                    break;
+                }
+            }
+        }
+        let (i, have) = best?;
+        let (addr, _) = self.recycled[i].get();
+        if have > size {
+            // The rest stays listed: too small to be chosen, but the bump pointer can still
+            // move back over it.
+            self.recycled[i].set((addr + size, have - size));
+        } else {
+            self.recycled[i].set(self.recycled[len - 1].get());
+            self.recycled_len.store(len - 1, Relaxed);
+        }
+        let (first, last) = self.blocks(addr, addr + size);
+        self.hold(first, last);
+        self.allocations
+            .store(self.allocations.load(Relaxed) + 1, Relaxed);
+        self.bytes
+            .store(self.bytes.load(Relaxed) + size as u64, Relaxed);
+        self.reused.store(self.reused.load(Relaxed) + 1, Relaxed);
+        Some(addr)
+    }
+
+    /// Keeps the freed block `[addr, addr + size)` for reuse, if there is room in the list.
+    fn recycle(&self, addr: usize, size: usize) {
+        let len = self.recycled_len.load(Relaxed);
+        if len < RECYCLE_SLOTS {
+            self.recycled[len].set((addr, size));
+            self.recycled_len.store(len + 1, Relaxed);
+        }
+    }
+
+    /// After the bump pointer moved back to `pos`: kept blocks that end there are free memory
+    /// at the top of the run too, so the pointer moves back over them (and they leave the list).
+    fn rewind_over_recycled(&self, mut pos: usize) {
+        let run_start = self.run_start.load(Relaxed);
+        let mut len = self.recycled_len.load(Relaxed);
+        let mut i = 0;
+        while i < len {
+            let (addr, size) = self.recycled[i].get();
+            if addr + size == pos && addr >= run_start {
+                pos = addr;
+                len -= 1;
+                self.recycled[i].set(self.recycled[len].get());
+                // Start over: an earlier entry may end at the new position.
+                i = 0;
+            } else {
+                i += 1;
+            }
+        }
+        self.recycled_len.store(len, Relaxed);
+        self.pos.store(pos, Relaxed);
+    }
+
+    /// Forgets the kept blocks (a reset makes all free memory reusable anyway).
+    fn clear_recycled(&self) {
+        self.recycled_len.store(0, Relaxed);
     }
 
     /// Makes `[start, end)` (inside the current run, starting at or after `pos`) allocated.
@@ -296,7 +414,13 @@ impl Lane {
         if holder {
             self.unhold_local(first, last);
             if end == self.pos.load(Relaxed) && addr >= self.run_start.load(Relaxed) {
-                self.pos.store(addr, Relaxed);
+                if self.recycled_len.load(Relaxed) == 0 {
+                    self.pos.store(addr, Relaxed);
+                } else {
+                    self.rewind_over_recycled(addr);
+                }
+            } else if size >= RECYCLE_MIN {
+                self.recycle(addr, size);
             }
         } else {
             self.unhold_remote(first, last);
@@ -360,6 +484,7 @@ impl Lane {
     /// Starts over at the first free run: every block no live allocation overlaps is reused.
     /// Called by the holder or, for an idle lane, under the arena's lock.
     pub(crate) fn reset(&self) -> LaneScan {
+        self.clear_recycled();
         let data_start = self.data_start.load(Relaxed);
         let scan = self.scan();
         let (run_start, run_end) = self
@@ -394,6 +519,9 @@ impl Lane {
     /// returns how many bytes. Called by the holder or, for an idle lane, under the arena's
     /// lock.
     pub(crate) fn trim(&self) -> usize {
+        // Kept blocks lie below the bump pointer, which trimming never crosses; forgetting
+        // them keeps that obvious.
+        self.clear_recycled();
         let base = self.slot_base();
         let table = self.table();
         let data_start = self.data_start.load(Relaxed);
@@ -427,6 +555,7 @@ impl Lane {
             allocations: self.allocations.load(Relaxed),
             bytes: self.bytes.load(Relaxed),
             spills: self.spills.load(Relaxed),
+            reused: self.reused.load(Relaxed),
             high_water: self.high_water.load(Relaxed) - self.data_start.load(Relaxed),
             in_use: self.pos.load(Relaxed) - self.data_start.load(Relaxed),
         }
