@@ -99,10 +99,12 @@ struct Recycled {
 }
 
 impl Recycled {
-    const EMPTY: Recycled = Recycled {
-        addr: AtomicUsize::new(0),
-        size: AtomicUsize::new(0),
-    };
+    const fn empty() -> Recycled {
+        Recycled {
+            addr: AtomicUsize::new(0),
+            size: AtomicUsize::new(0),
+        }
+    }
 
     fn get(&self) -> (usize, usize) {
         (self.addr.load(Relaxed), self.size.load(Relaxed))
@@ -173,7 +175,7 @@ impl Lane {
                 bytes: AtomicU64::new(0),
                 spills: AtomicU64::new(0),
                 reused: AtomicU64::new(0),
-                recycled: [Recycled::EMPTY; RECYCLE_SLOTS],
+                recycled: [const { Recycled::empty() }; RECYCLE_SLOTS],
                 recycled_len: AtomicUsize::new(0),
             });
         }
