@@ -357,8 +357,9 @@ impl Report {
         let _ = writeln!(out, "# allocarrays demo: the seed's examples in Rust\n");
         let _ = writeln!(
             out,
-            "{} build{}; {} CPUs; {}. Allocator calls are counted by a `Counting<Switch>` global \
-             allocator{}; page faults are the measuring thread's minor faults (getrusage).\n",
+            "{} build{}; {} CPUs; {}. Allocator calls are those that reach the system allocator \
+             or mimalloc (counted by the `ArenaRouter<Counting<Switch>>` global allocator{}); \
+             page faults are the measuring thread's minor faults (getrusage).\n",
             self.build,
             if self.quick { ", --quick" } else { "" },
             self.cpus,
