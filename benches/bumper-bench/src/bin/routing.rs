@@ -66,13 +66,15 @@ struct PairCase {
 }
 
 fn bench_pairs(rounds: usize) {
-    println!("## malloc/free pairs (ns per pair, median of {rounds} interleaved rounds)\n");
+    println!(
+        "## malloc/free pairs (ns per pair, median of {rounds} interleaved rounds; added: median of the per-round differences)\n"
+    );
     println!("| size | System | router(System), no scope | added | mimalloc | router(mimalloc), no scope | added | router, in a scope |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let arena = HeapArena::new();
     for size in [16usize, 1024, 1 << 20] {
         let layout = Layout::from_size_align(size, 8).unwrap();
-        let pairs = if size >= 1 << 20 { 2_000 } else { 20_000 };
+        let pairs = if size >= 1 << 20 { 1_000 } else { 10_000 };
         let names = [
             "System",
             "router(System)",
@@ -106,6 +108,18 @@ fn bench_pairs(rounds: usize) {
                 }
             }
         }
+        // The added cost: the median over rounds of the difference within a round (both
+        // measured back to back), steadier than a difference of medians on a noisy machine.
+        let added = |router: usize, bare: usize| {
+            let mut d: Vec<f64> = cases[router]
+                .samples
+                .iter()
+                .zip(&cases[bare].samples)
+                .map(|(r, b)| r - b)
+                .collect();
+            median(&mut d)
+        };
+        let (added_system, added_mimalloc) = (added(1, 0), added(3, 2));
         let m: Vec<f64> = cases.iter_mut().map(|c| median(&mut c.samples)).collect();
         debug_assert_eq!(cases[4].name, "in scope");
         println!(
@@ -113,10 +127,10 @@ fn bench_pairs(rounds: usize) {
             human(size),
             m[0],
             m[1],
-            m[1] - m[0],
+            added_system,
             m[2],
             m[3],
-            m[3] - m[2],
+            added_mimalloc,
             m[4]
         );
     }
@@ -264,7 +278,7 @@ fn bench_big_buffers(rounds: usize) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let (pair_rounds, big_rounds) = if quick { (5, 5) } else { (31, 41) };
+    let (pair_rounds, big_rounds) = if quick { (5, 5) } else { (101, 41) };
     println!("# arena router benchmarks\n");
     bench_pairs(pair_rounds);
     bench_big_buffers(big_rounds);
