@@ -605,8 +605,10 @@ fn blocks_freed_out_of_order_are_reused_and_unwound() {
 fn blocks_freed_in_any_order_are_reused_without_a_reset() {
     // Tensor-like traffic: a window of live buffers, freed in no particular order, far more
     // bytes in total than ever live at once.
+    // Under Miri: small and few (checking bytes one by one is slow there); the growth bound
+    // needs real sizes, so it is checked natively only.
     let (size, rounds) = if cfg!(miri) {
-        (20_000, 60)
+        (1000, 40)
     } else {
         (100_000, 1000)
     };
@@ -634,7 +636,7 @@ fn blocks_freed_in_any_order_are_reused_without_a_reset() {
     let total = stats.bytes;
     // Without reuse the lane would have grown to the total.
     assert!(
-        (stats.high_water_bytes as u64) < total / 4,
+        cfg!(miri) || (stats.high_water_bytes as u64) < total / 4,
         "high water {} for {} bytes allocated",
         stats.high_water_bytes,
         total
