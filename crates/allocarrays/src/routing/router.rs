@@ -38,7 +38,9 @@ use super::{region, route};
 ///   allocator's, a free one range check (two loads, a subtraction, a compare): arena memory is
 ///   carved from one reserved address range, so ownership is known in O(1) on any thread.
 /// - Inside a scope, allocations bump a pointer in the thread's lane; freeing the newest one
-///   moves it back, and `realloc` grows or shrinks the newest one in place.
+///   moves it back, and `realloc` grows or shrinks the newest one in place. Memory freed out of
+///   order is reused before the lane grows: recent frees by size, and blocks whose allocations
+///   were all freed, so code that frees in any order keeps working in warm memory.
 /// - Frees of arena memory may come from any thread, at any time (also after a reset or after
 ///   the arena is dropped): the block the memory is in stays pinned, and out of reuse, until
 ///   then.
