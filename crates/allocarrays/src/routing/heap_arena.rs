@@ -4,7 +4,7 @@
 use std::error::Error;
 use std::fmt;
 use std::ptr;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicPtr, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 
 use super::lane::{Lane, BLOCK};
@@ -228,6 +228,13 @@ impl HeapArena {
         (self as *const Self).cast_mut().cast()
     }
 
+    /// This thread's lane, if it is in a scope of this arena (then only this thread uses it).
+    fn own_lane(&self) -> Option<&'static Lane> {
+        let current = route::current();
+        // SAFETY: lane headers live forever in the reserved range.
+        self.owns(current).then(|| unsafe { &*current })
+    }
+
     /// Whether `lane` (non-null) is held by a scope of this arena.
     fn owns(&self, lane: *const Lane) -> bool {
         // SAFETY: lane headers live forever in the reserved range.
@@ -323,27 +330,14 @@ impl HeapArena {
     /// }
     /// ```
     pub fn reset(&self) -> Result<HeapResetReport, PinnedAtReset> {
-        let current = route::current();
-        let own = self.owns(current);
+        let own = self.own_lane();
         let mut lanes = self.lock();
         let mut report = HeapResetReport::default();
-        let mut reset = |lane: &Lane| {
+        for lane in unheld(&lanes, own) {
             report.pinned_blocks += lane.reset().pinned_blocks;
             report.lanes_reset += 1;
-        };
-        let mut idle = lanes.idle;
-        while !idle.is_null() {
-            // SAFETY: lane headers live forever; idle lanes are held by no thread, and we hold
-            // the lock that guards them.
-            let lane = unsafe { &*idle };
-            reset(lane);
-            idle = lane.next_idle.load(Relaxed);
         }
-        if own {
-            // SAFETY: the calling thread holds this lane (its route), so nobody else uses it.
-            reset(unsafe { &*current });
-        }
-        report.lanes_busy = lanes.held - usize::from(own);
+        report.lanes_busy = lanes.held - usize::from(own.is_some());
         report.pinned_bytes = report.pinned_blocks * BLOCK;
         lanes.last_reset = Some(report);
         drop(lanes);
@@ -374,23 +368,9 @@ impl HeapArena {
     /// }
     /// ```
     pub fn trim(&self) -> usize {
-        let current = route::current();
-        let own = self.owns(current);
+        let own = self.own_lane();
         let lanes = self.lock();
-        let mut released = 0;
-        let mut idle = lanes.idle;
-        while !idle.is_null() {
-            // SAFETY: lane headers live forever; idle lanes are held by no thread, and we hold
-            // the lock that guards them.
-            let lane = unsafe { &*idle };
-            released += lane.trim();
-            idle = lane.next_idle.load(Relaxed);
-        }
-        if own {
-            // SAFETY: the calling thread holds this lane (its route), so nobody else uses it.
-            released += unsafe { &*current }.trim();
-        }
-        released
+        unheld(&lanes, own).map(Lane::trim).sum()
     }
 
     /// What the last [`reset`](Self::reset) did, if any.
@@ -406,10 +386,8 @@ impl HeapArena {
             lanes_held: lanes.held,
             ..HeapArenaStats::default()
         };
-        let mut next = lanes.all;
-        while !next.is_null() {
-            // SAFETY: lane headers live forever; the statistics are atomics.
-            let lane = unsafe { &*next };
+        // The statistics are atomics: lanes held by other threads can be read too.
+        for lane in walk(lanes.all, |l| &l.next_all) {
             let s = lane.stats();
             stats.allocations += s.allocations;
             stats.bytes += s.bytes;
@@ -417,7 +395,6 @@ impl HeapArena {
             stats.reused += s.reused;
             stats.high_water_bytes += s.high_water;
             stats.in_use_bytes += s.in_use;
-            next = lane.next_all.load(Relaxed);
         }
         stats
     }
@@ -444,11 +421,8 @@ impl Drop for HeapArena {
     fn drop(&mut self) {
         let lanes = self.lanes.get_mut().unwrap_or_else(|e| e.into_inner());
         let mut slots = lock_slots();
-        let mut next = lanes.all;
-        while !next.is_null() {
-            // SAFETY: lane headers live forever; no scope holds a lane (they borrow the arena).
-            let lane = unsafe { &*next };
-            next = lane.next_all.load(Relaxed);
+        // No scope holds a lane (scopes borrow the arena).
+        for lane in walk(lanes.all, |l| &l.next_all) {
             let index = region::slot_index(lane.slot_base());
             if lane.scan().pinned_blocks == 0 {
                 lane.discard();
@@ -460,6 +434,30 @@ impl Drop for HeapArena {
         lanes.all = ptr::null_mut();
         lanes.idle = ptr::null_mut();
     }
+}
+
+/// The lanes of the list starting at `head`, linked by `link`. A lane's link is read before the
+/// lane is yielded, so the caller may discard the lane's memory (which zeroes its header).
+fn walk(
+    head: *mut Lane,
+    link: fn(&Lane) -> &AtomicPtr<Lane>,
+) -> impl Iterator<Item = &'static Lane> {
+    let mut next = head;
+    std::iter::from_fn(move || {
+        // SAFETY: list members are lane headers, which live forever in the reserved range.
+        let lane: &'static Lane = unsafe { next.as_ref()? };
+        next = link(lane).load(Relaxed);
+        Some(lane)
+    })
+}
+
+/// The lanes the calling thread may reset or trim: the idle ones (nobody holds them, and
+/// `lanes` is the lock guarding them) and its own, if any.
+fn unheld<'a>(
+    lanes: &'a Lanes,
+    own: Option<&'static Lane>,
+) -> impl Iterator<Item = &'static Lane> + 'a {
+    walk(lanes.idle, |l| &l.next_idle).chain(own)
 }
 
 /// Releases a lane when a scope ends.

@@ -212,30 +212,16 @@ impl Lane {
         )
     }
 
-    /// Adds one to the holder's count of each block in `[first, last]`.
+    /// Adds `delta` to the holder's count of each block in `[first, last]`: +1 for an
+    /// allocation, -1 for a free.
     #[inline(always)]
-    fn hold(&self, first: usize, last: usize) {
+    fn add_local(&self, first: usize, last: usize, delta: i32) {
+        let table = self.table();
         // A plain counted loop (not `first..=last`): most allocations touch one block.
-        let table = self.table();
         let mut b = first;
         loop {
             let c = &table.get(b).local;
-            c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
-            if b >= last {
-                break;
-            }
-            b += 1;
-        }
-    }
-
-    /// Takes one from the holder's count of each block in `[first, last]`.
-    #[inline(always)]
-    fn unhold_local(&self, first: usize, last: usize) {
-        let table = self.table();
-        let mut b = first;
-        loop {
-            let c = &table.get(b).local;
-            c.store(c.load(Relaxed).wrapping_sub(1), Relaxed);
+            c.store(c.load(Relaxed).wrapping_add_signed(delta), Relaxed);
             if b >= last {
                 break;
             }
@@ -299,12 +285,7 @@ impl Lane {
             self.recycled[i].set(self.recycled[len - 1].get());
             self.recycled_len.store(len - 1, Relaxed);
         }
-        let (first, last) = self.blocks(addr, addr + size);
-        self.hold(first, last);
-        self.allocations
-            .store(self.allocations.load(Relaxed) + 1, Relaxed);
-        self.bytes
-            .store(self.bytes.load(Relaxed) + size as u64, Relaxed);
+        self.count_allocation(addr, addr + size);
         self.reused.store(self.reused.load(Relaxed) + 1, Relaxed);
         Some(addr)
     }
@@ -349,15 +330,33 @@ impl Lane {
     #[inline(always)]
     fn commit(&self, start: usize, end: usize) {
         self.pos.store(end, Relaxed);
+        self.raise_high_water(end);
+        self.count_allocation(start, end);
+    }
+
+    /// Counts `[start, end)` as a live allocation: its blocks, and the statistics.
+    #[inline(always)]
+    fn count_allocation(&self, start: usize, end: usize) {
+        let (first, last) = self.blocks(start, end);
+        self.add_local(first, last, 1);
+        self.allocations
+            .store(self.allocations.load(Relaxed) + 1, Relaxed);
+        self.add_bytes(end - start);
+    }
+
+    /// Adds to the bytes-served statistic.
+    #[inline(always)]
+    fn add_bytes(&self, n: usize) {
+        self.bytes
+            .store(self.bytes.load(Relaxed) + n as u64, Relaxed);
+    }
+
+    /// Records that memory up to `end` has been handed out.
+    #[inline(always)]
+    fn raise_high_water(&self, end: usize) {
         if end > self.high_water.load(Relaxed) {
             self.high_water.store(end, Relaxed);
         }
-        let (first, last) = self.blocks(start, end);
-        self.hold(first, last);
-        self.allocations
-            .store(self.allocations.load(Relaxed) + 1, Relaxed);
-        self.bytes
-            .store(self.bytes.load(Relaxed) + (end - start) as u64, Relaxed);
     }
 
     /// The current run is full: moves to the next run of free blocks that fits. Blocks whose
@@ -444,7 +443,7 @@ impl Lane {
         let end = addr + size;
         let (first, last) = self.blocks(addr, end);
         if holder {
-            self.unhold_local(first, last);
+            self.add_local(first, last, -1);
             if end == self.pos.load(Relaxed) && addr >= self.run_start.load(Relaxed) {
                 if self.recycled_len.load(Relaxed) == 0 {
                     self.pos.store(addr, Relaxed);
@@ -479,7 +478,7 @@ impl Lane {
             let (_, new_last) = self.blocks(addr, addr + new);
             if new_last < old_last {
                 if holder {
-                    self.unhold_local(new_last + 1, old_last);
+                    self.add_local(new_last + 1, old_last, -1);
                 } else {
                     self.unhold_remote(new_last + 1, old_last);
                 }
@@ -508,14 +507,11 @@ impl Lane {
         }
         let (_, new_last) = self.blocks(addr, end);
         if new_last > old_last {
-            self.hold(old_last + 1, new_last);
+            self.add_local(old_last + 1, new_last, 1);
         }
         self.pos.store(end, Relaxed);
-        if end > self.high_water.load(Relaxed) {
-            self.high_water.store(end, Relaxed);
-        }
-        self.bytes
-            .store(self.bytes.load(Relaxed) + (new - old) as u64, Relaxed);
+        self.raise_high_water(end);
+        self.add_bytes(new - old);
         true
     }
 
