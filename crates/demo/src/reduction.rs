@@ -239,8 +239,10 @@ pub fn measure(config: &Config) -> (Workload, Vec<Target>) {
         ),
         header: format!(
             "`b = similar(a); b .= a; c = similar(a); c .= a; sum(b .+ c)` = {expected}; arena \
-             variants run it under `with_allocator(&BumperAllocator::default(), ..)` and `reset()` \
-             after each call, each allocator's buffer from the backend it runs under. {} rounds \
+             array variants run it under `with_allocator(&BumperAllocator::default(), ..)` and \
+             `reset()` after each call, each allocator's buffer from the backend it runs under; \
+             `{ROUTED}` runs it on plain arrays inside a `HeapArena` scope (every allocation \
+             routed to the arena by the `ArenaRouter` global allocator), then `reset()`. {} rounds \
              of about {} ms per variant and allocator, interleaved, after {WARMUP_ROUNDS} \
              unmeasured round; times are of single calls; `vs {PLAIN}` and `mimalloc/System` are \
              medians over rounds of the ratio of the rounds' median call times; allocator calls, \
@@ -255,6 +257,7 @@ pub fn measure(config: &Config) -> (Workload, Vec<Target>) {
             ("calls_per_round_ndarray", units[0]),
             ("calls_per_round_alloc_array", units[1]),
             ("calls_per_round_checked", units[2]),
+            ("calls_per_round_routed", units[3]),
         ],
         baseline: PLAIN.to_string(),
         rows,
