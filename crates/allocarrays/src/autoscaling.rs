@@ -136,7 +136,7 @@ impl Chunk {
             Layout::from_size_align(capacity, align).map_err(|_| AllocError::SizeOverflow)?;
         // Buffer memory outlives any heap-arena scope the array code runs in: keep it out.
         // SAFETY: the layout has a non-zero size.
-        let start = crate::without_arena(|| unsafe { alloc::alloc(layout) });
+        let start = crate::heap_carry::outside(|| unsafe { alloc::alloc(layout) });
         let start = NonNull::new(start).ok_or(AllocError::OutOfMemory {
             requested: capacity,
         })?;
@@ -393,7 +393,7 @@ impl AutoscalingAllocBuffer {
             };
             if chunk.logged_at != epoch {
                 // The first change since the last checkpoint: save the state to go back to.
-                if crate::without_arena(|| self.undo.try_reserve(1)).is_err() {
+                if crate::heap_carry::outside(|| self.undo.try_reserve(1)).is_err() {
                     chunk.offset = before;
                     return Err(AllocError::OutOfMemory {
                         requested: size_of::<UndoEntry>(),
@@ -428,7 +428,7 @@ impl AutoscalingAllocBuffer {
             .min(largest);
         let oom = AllocError::OutOfMemory { requested: wanted };
         // The bookkeeping lives as long as the buffer: not in a heap arena.
-        crate::without_arena(|| {
+        crate::heap_carry::outside(|| {
             self.additional.try_reserve(1)?;
             self.undo.try_reserve(1)
         })
@@ -576,7 +576,7 @@ unsafe impl Buffer for AutoscalingAllocBuffer {
     fn reset(&mut self) {
         // The history and a re-sized main buffer live as long as the buffer: not in a heap
         // arena.
-        crate::without_arena(|| self.reset_now());
+        crate::heap_carry::outside(|| self.reset_now());
     }
 
     fn stats(&self) -> Option<BufferStats> {

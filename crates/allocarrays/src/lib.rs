@@ -19,10 +19,11 @@
 //!   `rayon`) take it along.
 //! - Models: [`ToAllocArrays`] converts a model's parameter arrays, [`infer_batch`] and
 //!   [`WrappedModel`] run a batch in the arena, copy the output out, and reset.
-//! - Code that never heard of arenas: with [`ArenaRouter`] as the global allocator, every heap
-//!   allocation a thread makes inside [`HeapArena::scope`] comes from the arena;
-//!   [`HeapArena::reset`] reuses it, skipping blocks still live (pinned); [`without_arena`]
-//!   opts out.
+//! - Code that never heard of arenas (feature `router`, on by default; the [`arena_router`]
+//!   crate, re-exported): with [`ArenaRouter`] as the global allocator, every heap allocation a
+//!   thread makes inside [`HeapArena::scope`] comes from the arena; [`HeapArena::reset`] reuses
+//!   it, skipping blocks still live (pinned); [`without_arena`] opts out. The thread helpers
+//!   above carry the heap arena too.
 //!
 //! ```
 //! use allocarrays::{with_allocator, AllocArray, BumperAllocator};
@@ -56,14 +57,19 @@ mod autoscaling;
 mod checked;
 mod context;
 mod epoch;
+mod heap_carry;
 mod model;
 mod ops;
 mod propagate;
-mod routing;
 mod storage;
 
 pub use allocator::{BumperAllocator, UncheckedBumperAllocator};
 pub use arena::{AllocatorStats, ResetReport};
+#[cfg(feature = "router")]
+pub use arena_router::{
+    arena_routing_active, without_arena, ArenaRouter, HeapArena, HeapArenaOptions, HeapArenaStats,
+    HeapResetReport, PinnedAtReset,
+};
 pub use array::{AllocArray, AllocArrayBase, AllocView, AllocViewBase, ReshapeError};
 pub use autoscaling::{AutoscalingAllocBuffer, AutoscalingCheckpoint};
 pub use checked::{
@@ -77,10 +83,9 @@ pub use ops::{DotDim, Operand, Scalar, ScalarOperand};
 #[cfg(feature = "rayon")]
 pub use propagate::{rayon_scope, AllocRayonScope};
 pub use propagate::{thread_scope, with_carry, AllocThreadScope, Carry};
-pub use routing::{
-    arena_routing_active, without_arena, ArenaRouter, HeapArena, HeapArenaOptions, HeapArenaStats,
-    HeapResetReport, PinnedAtReset,
-};
+
+#[cfg(feature = "router")]
+pub use arena_router;
 
 pub use bumper;
 pub use ndarray;

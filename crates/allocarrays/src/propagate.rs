@@ -1,7 +1,7 @@
 //! Carrying the current allocator into other threads: Rust threads don't inherit thread-locals,
 //! so work spawned inside [`with_allocator`](crate::with_allocator) would allocate on the heap.
 //! [`thread_scope`] (for `std::thread::scope`) and [`with_carry`] / [`Carry::wrap`] (for rayon
-//! or any executor) take it along, and with it the [`HeapArena`](crate::HeapArena) whose scope
+//! or any executor) take it along, and with it the heap arena (`HeapArena`, feature `router`) whose scope
 //! the thread is in: each thread that enters the carry gets its own lane of that arena.
 
 use std::fmt;
@@ -10,13 +10,13 @@ use std::ptr::NonNull;
 use std::thread::{Scope, ScopedJoinHandle};
 
 use crate::context::{current, set_current, ArrayAllocator};
-use crate::routing::{current_arena, HeapArena};
+use crate::heap_carry::{self, HeapHandle};
 
 /// What travels to other threads: the array allocator (if thread-safe) and the heap arena.
 #[derive(Clone, Copy)]
 struct Carried {
     alloc: Option<NonNull<dyn ArrayAllocator + Sync>>,
-    heap: Option<NonNull<HeapArena>>,
+    heap: Option<HeapHandle>,
 }
 
 impl Carried {
@@ -26,7 +26,7 @@ impl Carried {
         match self.heap {
             // SAFETY: the arena outlives the `with_carry` call that took it (its scope is
             // running on the thread that called it), and every use is bounded by that call.
-            Some(heap) => set_current(alloc, || unsafe { heap.as_ref() }.scope(f)),
+            Some(heap) => set_current(alloc, || unsafe { heap_carry::enter(heap, f) }),
             None => set_current(alloc, f),
         }
     }
@@ -35,7 +35,7 @@ impl Carried {
 /// The allocator current where it was taken, to enter on other threads. Only thread-safe
 /// allocators travel ([`BumperAllocator`](crate::BumperAllocator)); under others, and outside
 /// any `with_allocator`, it carries "no allocator" (the heap). If it was taken inside a
-/// [`HeapArena::scope`], entering it also enters a scope of that arena (with a lane of the
+/// `HeapArena::scope`, entering it also enters a scope of that arena (with a lane of the
 /// entering thread's own).
 ///
 /// It borrows the `with_carry` call that made it, so the threads using it end before the
@@ -89,7 +89,7 @@ impl<'a> Carry<'a> {
         self.carried.alloc.is_some()
     }
 
-    /// Whether a [`HeapArena`] is carried.
+    /// Whether a heap arena is carried.
     pub fn has_heap_arena(&self) -> bool {
         self.carried.heap.is_some()
     }
@@ -123,7 +123,7 @@ pub fn with_carry<R>(f: impl for<'a> FnOnce(Carry<'a>) -> R) -> R {
         Some(erased)
     });
     // The arena is in a scope on this thread, which lasts longer than this call.
-    let heap = current_arena();
+    let heap = heap_carry::current();
     f(Carry {
         carried: Carried { alloc, heap },
         _scope: PhantomData,

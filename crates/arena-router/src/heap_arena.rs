@@ -1,4 +1,4 @@
-//! [`HeapArena`]: the arena that [`ArenaRouter`](super::ArenaRouter) routes a thread's heap
+//! [`HeapArena`]: the arena that [`ArenaRouter`](crate::ArenaRouter) routes a thread's heap
 //! allocations to inside [`HeapArena::scope`], with a reset that never reuses live memory.
 
 use std::error::Error;
@@ -7,14 +7,14 @@ use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 
-use super::lane::{Lane, BLOCK};
-use super::region::{self, SlotState, SLOT_TABLE};
-use super::route::{self, RestoreRoute};
+use crate::lane::{Lane, BLOCK};
+use crate::region::{self, SlotState, SLOT_TABLE};
+use crate::route::{self, RestoreRoute};
 
 /// How a [`HeapArena`] behaves.
 ///
 /// ```
-/// use allocarrays::{HeapArena, HeapArenaOptions};
+/// use arena_router::{HeapArena, HeapArenaOptions};
 ///
 /// static STRICT: HeapArena = HeapArena::with_options(HeapArenaOptions::new().strict(true));
 /// assert!(STRICT.options().strict);
@@ -161,7 +161,7 @@ unsafe impl Send for Lanes {}
 /// neither.
 ///
 /// ```
-/// use allocarrays::{ArenaRouter, HeapArena};
+/// use arena_router::{ArenaRouter, HeapArena};
 ///
 /// #[global_allocator]
 /// static GLOBAL: ArenaRouter = ArenaRouter::new(std::alloc::System);
@@ -246,8 +246,9 @@ impl HeapArena {
     /// scope of the same arena continues the outer one; of another arena, it routes to that
     /// one until it ends. The previous routing comes back when `f` returns or panics.
     ///
-    /// Other threads don't see the scope: use [`thread_scope`](crate::thread_scope),
-    /// [`with_carry`](crate::with_carry) or `rayon_scope` to give them lanes of this arena.
+    /// Other threads don't see the scope: enter `scope` on them too (each gets a lane of its
+    /// own), for example with what [`with_current_arena`](crate::with_current_arena) gives;
+    /// allocarrays' `thread_scope`, `with_carry` and `rayon_scope` do it for you.
     ///
     /// If no lane can be had (the process-wide range of
     /// [`MAX_LANES`](Self::MAX_LANES) lanes is used up, or there is no range on this
@@ -314,7 +315,7 @@ impl HeapArena {
     /// error (the reset still happened).
     ///
     /// ```
-    /// use allocarrays::{ArenaRouter, HeapArena, HeapArenaOptions};
+    /// use arena_router::{ArenaRouter, HeapArena, HeapArenaOptions};
     ///
     /// #[global_allocator]
     /// static GLOBAL: ArenaRouter = ArenaRouter::new(std::alloc::System);
@@ -354,7 +355,7 @@ impl HeapArena {
     /// after a peak, not after every reset.
     ///
     /// ```
-    /// use allocarrays::{ArenaRouter, HeapArena};
+    /// use arena_router::{ArenaRouter, HeapArena};
     ///
     /// #[global_allocator]
     /// static GLOBAL: ArenaRouter = ArenaRouter::new(std::alloc::System);

@@ -4,8 +4,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt;
 
-use super::lane::Lane;
-use super::{region, route};
+use crate::lane::Lane;
+use crate::{region, route};
 
 /// A global allocator that serves every heap allocation made inside a [`HeapArena`] scope
 /// from the arena, and passes everything else to the allocator it wraps (`System` by default,
@@ -14,7 +14,7 @@ use super::{region, route};
 /// Install it once per program; it changes nothing until a scope is entered:
 ///
 /// ```
-/// use allocarrays::{ArenaRouter, HeapArena};
+/// use arena_router::{ArenaRouter, HeapArena};
 /// use std::alloc::System;
 ///
 /// #[global_allocator]

@@ -7,7 +7,7 @@
 
 use std::cell::Cell;
 
-use super::lane::Lane;
+use crate::lane::Lane;
 
 std::thread_local! {
     static ROUTE: Cell<*const Lane> = const { Cell::new(std::ptr::null()) };

@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 
-use super::region;
+use crate::region;
 
 /// log2 of [`BLOCK`].
 const BLOCK_SHIFT: u32 = 16;

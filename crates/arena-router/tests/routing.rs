@@ -5,10 +5,7 @@ use std::alloc::Layout;
 use std::collections::HashMap;
 use std::sync::mpsc;
 
-use allocarrays::{
-    arena_routing_active, thread_scope, with_carry, without_arena, ArenaRouter, HeapArena,
-    HeapArenaOptions,
-};
+use arena_router::{arena_routing_active, without_arena, ArenaRouter, HeapArena, HeapArenaOptions};
 
 #[path = "common/thread_counting.rs"]
 mod thread_counting;
@@ -302,52 +299,6 @@ fn reset_inside_a_scope_resets_the_own_lane() {
 }
 
 #[test]
-fn worker_threads_get_lanes_of_the_same_arena() {
-    let arena = strict();
-    let seen: Vec<bool> = arena.scope(|| {
-        thread_scope(|s| {
-            let handles: Vec<_> = (0..3)
-                .map(|i| {
-                    s.spawn(move || {
-                        let v: Vec<usize> = (0..100 * (i + 1)).collect();
-                        std::hint::black_box(v);
-                        arena_routing_active()
-                    })
-                })
-                .collect();
-            // `without_arena`: the results outlive the scope.
-            let joined: Vec<bool> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-            without_arena(|| joined.clone())
-        })
-    });
-    assert_eq!(seen, [true, true, true]);
-    assert!(arena.stats().lanes >= 2);
-    assert_eq!(arena.stats().lanes_held, 0);
-    // Thread handles and results were freed: nothing stayed.
-    let report = arena.reset().unwrap();
-    assert_eq!(report.lanes_busy, 0);
-}
-
-#[test]
-fn carry_wraps_closures_for_any_executor() {
-    let arena = HeapArena::new();
-    arena.scope(|| {
-        with_carry(|carry| {
-            assert!(carry.has_heap_arena());
-            let work = carry.wrap(|n: usize| {
-                let v: Vec<u8> = vec![1; n];
-                (v.len(), arena_routing_active())
-            });
-            let work = &work;
-            std::thread::scope(|s| {
-                let h = s.spawn(move || work(5));
-                assert_eq!(h.join().unwrap(), (5, true));
-            });
-        });
-    });
-}
-
-#[test]
 fn dropping_an_arena_with_live_values_keeps_them_valid() {
     let kept: Vec<String> = {
         let arena = HeapArena::new();
@@ -387,59 +338,6 @@ fn large_allocations_and_big_alignments() {
         drop(big);
     });
     assert!(arena.reset().unwrap().is_clean());
-}
-
-#[test]
-fn array_allocators_keep_their_buffers_out_of_the_heap_arena() {
-    use allocarrays::{with_allocator, AllocArray, AutoscalingAllocBuffer, BumperAllocator};
-    let heap = strict();
-    // A small first buffer: the first run grows it inside the scopes below.
-    let arrays = BumperAllocator::new(AutoscalingAllocBuffer::with_initial_size(1024));
-    let a = AllocArray::from(vec![1.0f64; 10_000]);
-    for _ in 0..3 {
-        let total = heap.scope(|| {
-            with_allocator(&arrays, || {
-                let total = (&a + &a).sum();
-                let scratch: Vec<f64> = a.iter().map(|x| x * 3.0).collect();
-                arrays.reset();
-                total + scratch[0]
-            })
-        });
-        assert_eq!(total, 20_003.0);
-        // The array buffer (grown and re-sized above) lives on the heap: nothing pinned.
-        heap.reset().unwrap();
-    }
-    assert!(heap.stats().allocations >= 3);
-}
-
-#[cfg(feature = "rayon")]
-#[test]
-fn rayon_tasks_allocate_from_lanes_of_the_arena() {
-    use allocarrays::rayon_scope;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    // The global pool lives for the whole process: make it outside any arena.
-    without_arena(rayon::current_num_threads);
-    let arena = HeapArena::new();
-    let routed = AtomicUsize::new(0);
-    arena.scope(|| {
-        rayon_scope(|s| {
-            for i in 0..16 {
-                let routed = &routed;
-                s.spawn(move |_| {
-                    let v: Vec<usize> = (0..1000 * (i + 1)).collect();
-                    std::hint::black_box(v);
-                    if arena_routing_active() {
-                        routed.fetch_add(1, Ordering::Relaxed);
-                    }
-                });
-            }
-        });
-    });
-    assert_eq!(routed.into_inner(), 16);
-    assert!(arena.stats().allocations >= 16);
-    let report = arena.reset().unwrap();
-    assert_eq!(report.lanes_busy, 0);
 }
 
 /// A small deterministic generator for the randomized test.
@@ -642,4 +540,32 @@ fn blocks_freed_in_any_order_are_reused_without_a_reset() {
         total
     );
     assert!(arena.reset().unwrap().is_clean());
+}
+
+#[test]
+fn threads_entering_the_same_arena_get_lanes_of_their_own() {
+    let arena = strict();
+    // All three are inside the scope at once, so none can take over another's released lane.
+    let all_in = std::sync::Barrier::new(3);
+    let seen: Vec<bool> = std::thread::scope(|s| {
+        let (arena, all_in) = (&arena, &all_in);
+        let handles: Vec<_> = (0..3)
+            .map(|i| {
+                s.spawn(move || {
+                    arena.scope(|| {
+                        let v: Vec<usize> = (0..100 * (i + 1)).collect();
+                        std::hint::black_box(v);
+                        all_in.wait();
+                        arena_routing_active()
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(seen, [true, true, true]);
+    assert!(arena.stats().lanes >= 3);
+    assert_eq!(arena.stats().lanes_held, 0);
+    let report = arena.reset().unwrap();
+    assert_eq!(report.lanes_busy, 0);
 }
