@@ -106,6 +106,15 @@ pub struct Embedder {
     device: Device,
 }
 
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder")
+            .field("hidden", &self.hidden)
+            .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Embedder {
     /// Loads the weights (f32, CPU), the configuration and the tokenizer from `dir`.
     pub fn load(dir: &Path) -> Result<Embedder> {

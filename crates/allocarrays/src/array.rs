@@ -1544,9 +1544,8 @@ impl<A, D: Dimension, K: Checking, I: NdIndex<D>> IndexMut<I> for AllocArrayBase
     /// The element at `index`, mutably. Panics if out of bounds.
     #[track_caller]
     fn index_mut(&mut self, index: I) -> &mut A {
-        let offset = match self.offset_of(index) {
-            Some(offset) => offset,
-            None => index_out_of_bounds(self.shape()),
+        let Some(offset) = self.offset_of(index) else {
+            index_out_of_bounds(self.shape())
         };
         &mut self.storage.as_mut_slice()[offset]
     }

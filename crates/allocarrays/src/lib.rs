@@ -1,5 +1,6 @@
-//! n-d arrays whose new arrays come from a dynamically scoped bump allocator (the Rust form of
-//! AllocArrays.jl).
+#![doc = include_str!("../README.md")]
+//!
+//! # Overview
 //!
 //! - [`with_allocator`] sets the allocator for the dynamic extent of a closure on this thread;
 //!   outside it, arrays come from the heap.
@@ -24,31 +25,7 @@
 //!   thread makes inside [`HeapArena::scope`] comes from the arena; [`HeapArena::reset`] reuses
 //!   it, skipping blocks still live (pinned); [`without_arena`] opts out. The thread helpers
 //!   above carry the heap arena too.
-//!
-//! ```
-//! use allocarrays::{with_allocator, AllocArray, BumperAllocator};
-//!
-//! // Code that knows nothing about allocators, only that it makes new arrays.
-//! fn basic_reduction(a: &AllocArray<f64, ndarray::Ix1>) -> f64 {
-//!     let mut b = a.similar();
-//!     b.assign(a);
-//!     let mut c = a.similar();
-//!     c.assign(a);
-//!     (&b + &c).sum()
-//! }
-//!
-//! let alloc = BumperAllocator::default();
-//! let a = AllocArray::from(vec![1.0; 1000]);
-//! let total = with_allocator(&alloc, || {
-//!     let total = basic_reduction(&a); // b, c and b + c come from `alloc`
-//!     alloc.reset();
-//!     total
-//! });
-//! assert_eq!(total, 2000.0);
-//! assert_eq!(basic_reduction(&a), 2000.0); // outside: the heap
-//! ```
-#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
-#![warn(missing_docs, missing_debug_implementations)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod allocator;
 mod arena;

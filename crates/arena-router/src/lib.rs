@@ -1,32 +1,9 @@
-//! An opt-in global allocator that routes every heap allocation a thread makes inside a scope
-//! to a resettable arena: code that never heard of arenas (plain `Vec`, `Box`, `String`,
-//! collections, ndarray, candle, any library) bump-allocates from it, and
-//! [`HeapArena::reset`] makes the memory reusable without ever reusing memory that is still
-//! live.
+#![doc = include_str!("../README.md")]
 //!
-//! Install [`ArenaRouter`] over any [`GlobalAlloc`](std::alloc::GlobalAlloc) (the system
-//! allocator, mimalloc, ...), then run the hot loop inside [`HeapArena::scope`]:
+//! # Overview
 //!
-//! ```
-//! use arena_router::{ArenaRouter, HeapArena};
-//!
-//! #[global_allocator]
-//! static GLOBAL: ArenaRouter = ArenaRouter::new(std::alloc::System);
-//!
-//! fn main() {
-//!     let arena = HeapArena::new();
-//!     for step in 0..3 {
-//!         let total: usize = arena.scope(|| {
-//!             // Ordinary code: every allocation here comes from the arena.
-//!             let words: Vec<String> = (0..100).map(|i| format!("w{i}")).collect();
-//!             words.iter().map(String::len).sum()
-//!         });
-//!         assert_eq!(total, 290);
-//!         // Nothing of the step is still alive: the memory is reused by the next one.
-//!         assert!(arena.reset().unwrap().is_clean(), "step {step}");
-//!     }
-//! }
-//! ```
+//! Install [`ArenaRouter`] over any [`GlobalAlloc`](std::alloc::GlobalAlloc), then run the hot
+//! loop inside [`HeapArena::scope`].
 //!
 //! - Outside any scope the router costs one thread-local load and a test per allocation and a
 //!   range check per free; allocations go to the wrapped allocator.
@@ -42,8 +19,7 @@
 //!
 //! Depends on `std` and `libc` only. On non-unix targets there is no range and scopes pass
 //! every allocation through to the wrapped allocator.
-#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
-#![warn(missing_docs, missing_debug_implementations)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The modules: `region` (the one reserved range arena memory comes from), `lane` (one
 // thread's bump allocator in a slot of that range, with per-block live counts), `route` (the

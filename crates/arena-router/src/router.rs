@@ -7,7 +7,7 @@ use std::fmt;
 use crate::lane::Lane;
 use crate::{region, route};
 
-/// A global allocator that serves every heap allocation made inside a [`HeapArena`] scope
+/// A global allocator that serves every heap allocation made inside a [`HeapArena`](crate::HeapArena) scope
 /// from the arena, and passes everything else to the allocator it wraps (`System` by default,
 /// any [`GlobalAlloc`] such as mimalloc by choice).
 ///

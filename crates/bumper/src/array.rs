@@ -126,7 +126,7 @@ impl<'s, B: Buffer> Scope<'s, B> {
 #[inline]
 fn element_count<D: Dimension>(dim: &D) -> Result<usize, AllocError> {
     match dim.size_checked() {
-        Some(n) if n <= isize::MAX as usize => Ok(n),
+        Some(n) if isize::try_from(n).is_ok() => Ok(n),
         _ => Err(AllocError::SizeOverflow),
     }
 }

@@ -1,9 +1,6 @@
-//! Bump (arena) allocation with scopes whose allocations can't escape.
+#![doc = include_str!("../README.md")]
 //!
-//! A bump buffer hands out memory by moving a position forward and takes it all back at once by
-//! moving the position back: allocation costs a few instructions, freeing costs one store, and a
-//! loop that allocates its temporaries in a scope makes no system allocator calls in its steady
-//! state.
+//! # Overview
 //!
 //! - [`AllocBuffer`]: fixed capacity, over owned memory or memory you lend (no allocator needed).
 //! - [`SlabBuffer`]: grows by slabs (1 MiB by default), keeps them for reuse, gives big requests
@@ -17,23 +14,6 @@
 //!   `unsafe` [`Buffer::restore`] underneath.
 //! - [`no_escape`], [`with_buffer`]: a per-thread default buffer, created on first use, and a way
 //!   to put any buffer in its place for a dynamic extent.
-//!
-//! ```
-//! use bumper::{Buffer, SlabBuffer};
-//!
-//! // The seed's example: allocate a temporary, compute, free it all at the end of the scope.
-//! fn f(x: &[i64], buf: &mut impl Buffer) -> i64 {
-//!     buf.no_escape(|s| {
-//!         let y = s.alloc_slice_fill_with(x.len(), |i| x[i] + 1);
-//!         y.iter().sum()
-//!     })
-//! }
-//!
-//! let mut buf: SlabBuffer = SlabBuffer::new();
-//! assert_eq!(f(&[1, 2, 3], &mut buf), 9);
-//! // Or on the thread's default buffer:
-//! assert_eq!(bumper::no_escape(|s| s.alloc_slice_copy(&[1, 2, 3]).iter().sum::<i32>()), 6);
-//! ```
 //!
 //! # Features
 //!
@@ -49,9 +29,7 @@
 //! Values allocated in a scope are never dropped: the memory is reclaimed without running
 //! `Drop`, which is safe (like [`core::mem::forget`]) but leaks whatever the values own.
 #![no_std]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
-#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
-#![warn(missing_docs, missing_debug_implementations)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;

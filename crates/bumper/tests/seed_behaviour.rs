@@ -554,7 +554,7 @@ fn only_the_newest_block_resizes_in_place() {
         let a = buf.alloc_layout(l16);
         let b = buf.alloc_layout(l16);
         let used = buf.stats().unwrap().used;
-        // SAFETY (all calls): `a` and `b` are live blocks of `buf` for `l16`.
+        // SAFETY: (all calls) `a` and `b` are live blocks of `buf` for `l16`.
         unsafe {
             assert!(!buf.try_resize_last(a, l16, 32), "not the newest");
             assert_eq!(buf.stats().unwrap().used, used);

@@ -11,8 +11,6 @@
 //! the global allocator stack of [`alloc_stack`]; [`measure`] interleaves them, [`faults`] reads
 //! page faults, [`report`] prints Markdown tables, [`json`] and [`svg`] write the figures and
 //! charts, [`cli`] ties it together.
-#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
-#![warn(missing_docs, missing_debug_implementations)]
 
 pub mod alloc_stack;
 pub mod cli;
