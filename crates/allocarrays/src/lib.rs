@@ -66,8 +66,3 @@ pub use arena_router;
 
 pub use bumper;
 pub use ndarray;
-
-/// The README's examples (of both crates), compiled and run as doc tests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;

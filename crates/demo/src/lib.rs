@@ -26,3 +26,9 @@ pub mod report;
 pub mod rng;
 pub mod svg;
 pub mod tensor;
+
+/// The workspace README's examples (of every library crate), compiled and run as doc tests
+/// here, in a crate that is never packaged, since the file lies outside the library packages.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
