@@ -25,6 +25,16 @@
 //!   thread makes inside [`HeapArena::scope`] comes from the arena; [`HeapArena::reset`] reuses
 //!   it, skipping blocks still live (pinned); [`without_arena`] opts out. The thread helpers
 //!   above carry the heap arena too.
+//!
+// Without the `router` feature the router's items are not in scope: link them on docs.rs.
+#![cfg_attr(
+    not(feature = "router"),
+    doc = "[`arena_router`]: https://docs.rs/arena-router",
+    doc = "[`ArenaRouter`]: https://docs.rs/arena-router/latest/arena_router/struct.ArenaRouter.html",
+    doc = "[`HeapArena::scope`]: https://docs.rs/arena-router/latest/arena_router/struct.HeapArena.html#method.scope",
+    doc = "[`HeapArena::reset`]: https://docs.rs/arena-router/latest/arena_router/struct.HeapArena.html#method.reset",
+    doc = "[`without_arena`]: https://docs.rs/arena-router/latest/arena_router/fn.without_arena.html"
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod allocator;
