@@ -48,7 +48,9 @@ const OWNED_ALIGN: usize = 64;
 /// ```
 pub struct AllocBuffer<'m> {
     /// The memory as given (or allocated), and its length: what `Drop` gives back.
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
     memory: NonNull<u8>,
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
     memory_len: usize,
     /// Start of the usable memory, aligned to `START_ALIGN`; allocations derive from it.
     start: NonNull<u8>,
