@@ -9,8 +9,8 @@
 //!
 //! Every variant runs under the system allocator and under mimalloc in the same process, through
 //! the global allocator stack of [`alloc_stack`]; [`measure`] interleaves them, [`faults`] reads
-//! page faults, [`report`] prints Markdown tables, [`json`] and [`svg`] write the figures and
-//! charts, [`cli`] ties it together.
+//! page faults, [`report`] prints Markdown tables and writes the figures as JSON, [`svg`] draws
+//! the charts, [`cli`] ties it together.
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs, missing_debug_implementations)]
 
@@ -19,7 +19,6 @@ pub mod cli;
 pub mod digits;
 pub mod faults;
 pub mod fx;
-pub mod json;
 pub mod kernels;
 pub mod measure;
 pub mod model;
