@@ -48,3 +48,54 @@ pub fn allocs_chart(w: &Workload) -> BarChart {
         |r| r.allocs,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(variant: &str, backend: Backend, median_ns: f64) -> Row {
+        Row {
+            variant: variant.to_string(),
+            backend,
+            arena: false,
+            total_ms: None,
+            median_ns,
+            p99_ns: median_ns,
+            vs_baseline: 1.0,
+            mimalloc_over_system: None,
+            allocs: 2.0,
+            bytes: 0.0,
+            faults: None,
+            max_abs_diff: None,
+        }
+    }
+
+    #[test]
+    fn a_workload_chart_has_a_group_per_variant_and_a_bar_per_backend() {
+        let w = Workload {
+            key: "k",
+            name: "work".into(),
+            title: String::new(),
+            header: String::new(),
+            unit: "call",
+            sizes: vec![],
+            baseline: "a".into(),
+            rows: vec![
+                row("a", Backend::System, 3000.0),
+                row("a", Backend::Mimalloc, 1500.0),
+                row("b", Backend::System, 500.0),
+            ],
+        };
+        let chart = time_chart(&w);
+        assert_eq!(chart.series, ["System", "mimalloc"]);
+        assert_eq!(
+            chart.groups,
+            [
+                ("a".to_string(), vec![Some(3.0), Some(1.5)]),
+                ("b".to_string(), vec![Some(0.5), None]),
+            ]
+        );
+        assert_eq!(chart.title, "work: median time per call");
+        assert_eq!(allocs_chart(&w).groups[1].1, [Some(2.0), None]);
+    }
+}
