@@ -153,6 +153,18 @@ impl Arenas {
     }
 }
 
+/// A boxed step of the runner.
+type Step<'a> = Box<dyn FnMut(usize, Backend) + 'a>;
+
+/// A step that runs `f` with the arena of the step's backend as the current allocator, then
+/// resets that arena.
+fn arena_step<'a, A: ArrayAllocator>(
+    arenas: &'a [A; 2],
+    f: impl Fn(usize, Backend) + 'a,
+) -> Step<'a> {
+    Box::new(move |i, backend| in_arena(&arenas[backend.index()], || f(i, backend)))
+}
+
 /// One step per variant of [`NAMES`]: batch `i` through the model under the given backend,
 /// the output stored in the variant's predictions `preds[v]`.
 fn steps<'a>(
@@ -160,53 +172,51 @@ fn steps<'a>(
     arenas: &'a Arenas,
     preds: &'a [Predictions],
     batch: usize,
-) -> Vec<Box<dyn FnMut(usize, Backend) + 'a>> {
+) -> Vec<Step<'a>> {
     let (model, aa_model) = (&inputs.model, &inputs.aa_model);
     let (plain, alloc, checked) = (&inputs.plain, &inputs.alloc, &inputs.checked);
-    let p = preds;
+    // Batch `i` of each kind of input through the model, into the predictions of variant `v`.
+    let plain_batch = move |v: usize, i: usize, b: Backend| {
+        store(
+            &preds[v],
+            b,
+            i,
+            batch,
+            model.forward(black_box(&plain[i])).view(),
+        );
+    };
+    let alloc_batch = move |v: usize, i: usize, b: Backend| {
+        store(
+            &preds[v],
+            b,
+            i,
+            batch,
+            model.forward(black_box(&alloc[i])).view(),
+        );
+    };
     vec![
-        Box::new(move |i, backend| {
-            let y = model.forward(black_box(&plain[i]));
-            store(&p[0], backend, i, batch, y.view());
-        }),
-        Box::new(move |i, backend| {
-            in_arena(&arenas.fixed[backend.index()], || {
-                let y = model.forward(black_box(&alloc[i]));
-                store(&p[1], backend, i, batch, y.view());
-            })
-        }),
-        Box::new(move |i, backend| {
+        Box::new(move |i, b| plain_batch(0, i, b)),
+        arena_step(&arenas.fixed, move |i, b| alloc_batch(1, i, b)),
+        Box::new(move |i, b| {
             let y = infer_batch(
-                &arenas.fixed_infer[backend.index()],
+                &arenas.fixed_infer[b.index()],
                 |x: AllocArray<f32, Ix4>| model.forward(&x),
                 black_box(&plain[i]).view(),
             );
-            store(&p[2], backend, i, batch, y.view());
+            store(&preds[2], b, i, batch, y.view());
         }),
-        Box::new(move |i, backend| {
-            in_arena(&arenas.auto[backend.index()], || {
-                let y = model.forward(black_box(&alloc[i]));
-                store(&p[3], backend, i, batch, y.view());
-            })
+        arena_step(&arenas.auto, move |i, b| alloc_batch(3, i, b)),
+        arena_step(&arenas.fixed_model, move |i, b| {
+            let y = aa_model.forward(black_box(&alloc[i]));
+            store(&preds[4], b, i, batch, y.view());
         }),
-        Box::new(move |i, backend| {
-            in_arena(&arenas.fixed_model[backend.index()], || {
-                let y = aa_model.forward(black_box(&alloc[i]));
-                store(&p[4], backend, i, batch, y.view());
-            })
+        arena_step(&arenas.fixed_checked, move |i, b| {
+            let y = model.forward(black_box(&checked[i]));
+            store(&preds[5], b, i, batch, y.view());
         }),
-        Box::new(move |i, backend| {
-            in_arena(&arenas.fixed_checked[backend.index()], || {
-                let y = model.forward(black_box(&checked[i]));
-                store(&p[5], backend, i, batch, y.view());
-            })
-        }),
-        Box::new(move |i, backend| {
-            let arena = &arenas.heap[backend.index()];
-            arena.scope(|| {
-                let y = model.forward(black_box(&plain[i]));
-                store(&p[6], backend, i, batch, y.view());
-            });
+        Box::new(move |i, b| {
+            let arena = &arenas.heap[b.index()];
+            arena.scope(|| plain_batch(6, i, b));
             // A lenient arena: the reset always succeeds.
             let _ = arena.reset();
         }),

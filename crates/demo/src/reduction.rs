@@ -31,22 +31,29 @@ pub trait SeedArray: Sized {
     fn total(&self) -> f64;
 }
 
+/// The methods of [`SeedArray`] that `ndarray` arrays and arena arrays spell alike.
+macro_rules! spelled_alike {
+    () => {
+        fn assign_from(&mut self, other: &Self) {
+            self.assign(other);
+        }
+
+        fn plus(&self, other: &Self) -> Self {
+            self + other
+        }
+
+        fn total(&self) -> f64 {
+            self.sum()
+        }
+    };
+}
+
 impl SeedArray for Array1<f64> {
     fn similar(&self) -> Self {
         Array1::zeros(self.raw_dim())
     }
 
-    fn assign_from(&mut self, other: &Self) {
-        self.assign(other);
-    }
-
-    fn plus(&self, other: &Self) -> Self {
-        self + other
-    }
-
-    fn total(&self) -> f64 {
-        self.sum()
-    }
+    spelled_alike!();
 }
 
 impl<K: Checking> SeedArray for AllocArrayBase<f64, Ix1, K>
@@ -57,17 +64,7 @@ where
         AllocArrayBase::similar(self)
     }
 
-    fn assign_from(&mut self, other: &Self) {
-        self.assign(other);
-    }
-
-    fn plus(&self, other: &Self) -> Self {
-        self + other
-    }
-
-    fn total(&self) -> f64 {
-        self.sum()
-    }
+    spelled_alike!();
 }
 
 /// The seed's `some_allocating_function`: two copies of `a`, each made with `similar`.
