@@ -8,6 +8,7 @@
 //! - [`table`]: Markdown tables.
 //! - [`svg`]: grouped horizontal bar charts as SVG.
 //! - [`process`]: the process's peak resident set size and page faults, from `/proc`.
+//! - [`machine`]: the build, CPUs and platform a report names.
 //!
 //! It has no dependencies, so a test binary can install the counting allocator at no build
 //! cost.
@@ -15,6 +16,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod counting;
+pub mod machine;
 pub mod process;
 pub mod stats;
 pub mod svg;

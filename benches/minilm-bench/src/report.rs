@@ -347,37 +347,28 @@ struct Target {
     get: fn(&Row) -> f64,
 }
 
+impl Target {
+    const fn new(
+        shape: &'static str,
+        what: &'static str,
+        value: f64,
+        get: fn(&Row) -> f64,
+    ) -> Self {
+        Target {
+            shape,
+            what,
+            value,
+            get,
+        }
+    }
+}
+
 const TARGETS: [Target; 5] = [
-    Target {
-        shape: "8x14",
-        what: "ms/batch",
-        value: 36.5,
-        get: |r| r.median_ms,
-    },
-    Target {
-        shape: "8x14",
-        what: "allocations/batch",
-        value: 2648.0,
-        get: |r| r.calls,
-    },
-    Target {
-        shape: "8x14",
-        what: "MB/batch",
-        value: 36.7,
-        get: |r| r.bytes / 1e6,
-    },
-    Target {
-        shape: "8x105",
-        what: "ms/batch",
-        value: 250.0,
-        get: |r| r.median_ms,
-    },
-    Target {
-        shape: "8x105",
-        what: "page faults/batch",
-        value: 16840.0,
-        get: |r| r.faults,
-    },
+    Target::new("8x14", "ms/batch", 36.5, |r| r.median_ms),
+    Target::new("8x14", "allocations/batch", 2648.0, |r| r.calls),
+    Target::new("8x14", "MB/batch", 36.7, |r| r.bytes / 1e6),
+    Target::new("8x105", "ms/batch", 250.0, |r| r.median_ms),
+    Target::new("8x105", "page faults/batch", 16840.0, |r| r.faults),
 ];
 
 fn fmt_ms(ms: f64) -> String {
@@ -764,6 +755,7 @@ mod tests {
                 "passes": 2, "millis": millis, "cpu_millis": millis,
                 "calls_per_batch": calls, "calls_max": calls,
                 "calls_by_role": {"main": calls},
+                "peak_rss_kib": millis[0] * 1024.0,
             })
             .to_string()
         };
@@ -782,6 +774,22 @@ mod tests {
         let off = results.find("1x8", "system", "off").unwrap();
         assert_eq!(off.passes, 4.0);
         assert_eq!(off.median_ms, 25.0);
+        // Nearest rank over the merged passes 10, 20, 30, 40; the most VmHWM of the processes.
+        assert_eq!(off.p99_ms, 40.0);
+        assert_eq!(off.peak_rss_kib, 30.0 * 1024.0);
+        let options = Options::parse(["--modes", "off,on"].iter().map(|s| s.to_string()))
+            .unwrap()
+            .unwrap();
+        let md = markdown(&results, &options);
+        assert!(md.contains("| ms/batch | p99 ms/batch |"), "{md}");
+        assert!(
+            md.contains("| 1x8 | system | off | 25.00 | 40.00 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| - | 30 | NaN |"),
+            "pinned, peak RSS 30 MiB, max abs diff: {md}"
+        );
         assert_eq!(off.calls, 150.0);
         assert_eq!(off.by_role, [("main".to_string(), 150.0)]);
         let on = results.find("1x8", "system", "on").unwrap();

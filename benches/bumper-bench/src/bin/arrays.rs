@@ -500,18 +500,11 @@ fn check_all(workloads: &mut [Workload<'_>; 3]) -> [f64; 3] {
 fn print_header(opts: &Options, results: &[f64; 3]) {
     println!("# allocarrays vs ndarray");
     println!();
-    let build = if cfg!(debug_assertions) {
-        "DEBUG build: numbers are meaningless, use --release"
-    } else {
-        "release build"
-    };
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "{} interleaved rounds per workload, about {} ms per sample; {build}; {cpus} CPUs; {} {}.",
+        "{} interleaved rounds per workload, about {} ms per sample; {}.",
         opts.rounds,
         opts.sample_ms,
-        std::env::consts::OS,
-        std::env::consts::ARCH
+        bench_support::machine::summary()
     );
     println!(
         "Results: basic_reduction = {}, model sum = {:.12} (1 batch) / {:.12} (batches of 32); \
