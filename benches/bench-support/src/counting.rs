@@ -114,11 +114,26 @@ impl Counts {
     };
 
     /// The calls that ask for memory: `alloc`, `alloc_zeroed` and `realloc`.
+    ///
+    /// ```
+    /// use bench_support::counting::Counts;
+    ///
+    /// let c = Counts { allocs: 2, reallocs: 1, bytes: 0, frees: 5 };
+    /// assert_eq!(c.allocating(), 3);
+    /// ```
     pub fn allocating(&self) -> u64 {
         self.allocs + self.reallocs
     }
 
     /// Every call: the allocating ones and the frees.
+    ///
+    /// ```
+    /// use bench_support::counting::Counts;
+    ///
+    /// let c = Counts { allocs: 2, reallocs: 1, bytes: 0, frees: 5 };
+    /// assert_eq!(c.calls(), 8);
+    /// assert_eq!(Counts::ZERO.calls(), 0);
+    /// ```
     pub fn calls(&self) -> u64 {
         self.allocating() + self.frees
     }
@@ -265,6 +280,14 @@ pub struct Counting<A, O = ()> {
 
 impl<A> Counting<A> {
     /// Counts the calls to `inner`, per thread.
+    ///
+    /// ```
+    /// use std::alloc::System;
+    /// use bench_support::counting::Counting;
+    ///
+    /// static COUNTING: Counting<System> = Counting::new(System);
+    /// assert_eq!(*COUNTING.observer(), ());
+    /// ```
     pub const fn new(inner: A) -> Self {
         Counting {
             inner,
@@ -275,16 +298,40 @@ impl<A> Counting<A> {
 
 impl<A, O> Counting<A, O> {
     /// Counts the calls to `inner`, per thread, and tells `observer` of each.
+    ///
+    /// ```
+    /// use std::alloc::System;
+    /// use bench_support::counting::{Counting, Totals};
+    ///
+    /// static COUNTING: Counting<System, Totals> = Counting::with_observer(System, Totals::new());
+    /// assert_eq!(COUNTING.observer().snapshot().calls(), 0);
+    /// ```
     pub const fn with_observer(inner: A, observer: O) -> Self {
         Counting { inner, observer }
     }
 
     /// The wrapped allocator.
+    ///
+    /// ```
+    /// use std::alloc::System;
+    /// use bench_support::counting::Counting;
+    ///
+    /// let counting = Counting::new(System);
+    /// let _system: &System = counting.inner();
+    /// ```
     pub const fn inner(&self) -> &A {
         &self.inner
     }
 
     /// The observer.
+    ///
+    /// ```
+    /// use std::alloc::System;
+    /// use bench_support::counting::{Counting, Totals};
+    ///
+    /// let counting = Counting::with_observer(System, Totals::new());
+    /// assert_eq!(counting.observer().snapshot().allocs, 0);
+    /// ```
     pub const fn observer(&self) -> &O {
         &self.observer
     }
@@ -364,6 +411,12 @@ pub struct Totals {
 
 impl Totals {
     /// All zero.
+    ///
+    /// ```
+    /// use bench_support::counting::{Counts, Totals};
+    ///
+    /// assert_eq!(Totals::new().snapshot(), Counts::ZERO);
+    /// ```
     pub const fn new() -> Self {
         Totals {
             allocs: AtomicU64::new(0),
@@ -374,6 +427,14 @@ impl Totals {
     }
 
     /// The totals now. Reads atomics only: it never allocates.
+    ///
+    /// ```
+    /// use bench_support::counting::{Call, Observe, Totals};
+    ///
+    /// let totals = Totals::new();
+    /// totals.observe(Call::Free, 8);
+    /// assert_eq!(totals.snapshot().frees, 1);
+    /// ```
     pub fn snapshot(&self) -> Counts {
         Counts {
             allocs: self.allocs.load(Relaxed),

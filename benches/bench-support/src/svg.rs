@@ -113,7 +113,16 @@ impl BarChart {
         n * BAR_H + (n - 1.0) * BAR_GAP
     }
 
-    /// The chart's height in pixels.
+    /// The chart's height in pixels: a margin above and below, and a group of bars (one per
+    /// series) per group.
+    ///
+    /// ```
+    /// use bench_support::svg::BarChart;
+    ///
+    /// let one = BarChart { series: vec!["s".into()], groups: vec![("g".into(), vec![Some(1.0)])], ..Default::default() };
+    /// let two = BarChart { groups: vec![("g".into(), vec![Some(1.0)]); 2], ..one.clone() };
+    /// assert!(two.height() > one.height());
+    /// ```
     pub fn height(&self) -> f64 {
         TOP + self.groups.len() as f64 * (self.group_height() + GROUP_GAP) + BOTTOM
     }
@@ -126,7 +135,16 @@ impl BarChart {
             .filter(|v| v.is_finite())
     }
 
-    /// The chart's elements, drawn from `(0, y0)` down.
+    /// The chart's elements (no `<svg>` element around them), drawn from `(0, y0)` down: what
+    /// [`document`] stacks.
+    ///
+    /// ```
+    /// use bench_support::svg::BarChart;
+    ///
+    /// let chart = BarChart { title: "t".into(), ..Default::default() };
+    /// let body = chart.body(100.0);
+    /// assert!(body.contains(r#"y="122.0""#) && !body.contains("<svg"));
+    /// ```
     pub fn body(&self, y0: f64) -> String {
         let mut out = String::new();
         let max = self.values().fold(0.0f64, f64::max);

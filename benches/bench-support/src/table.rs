@@ -43,6 +43,14 @@ pub struct Table {
 
 impl Table {
     /// A table with these column headers and no rows.
+    ///
+    /// ```
+    /// use bench_support::table::{Align, Table};
+    ///
+    /// let t = Table::new([("a", Align::Left)]);
+    /// assert!(t.is_empty());
+    /// assert_eq!(t.compact(), "| a |\n|---|\n");
+    /// ```
     pub fn new<S: Into<String>>(headers: impl IntoIterator<Item = (S, Align)>) -> Table {
         Table {
             headers: headers.into_iter().map(|(h, a)| (h.into(), a)).collect(),
@@ -51,6 +59,14 @@ impl Table {
     }
 
     /// Adds a row. Missing cells are left empty; cells beyond the headers are dropped.
+    ///
+    /// ```
+    /// use bench_support::table::{Align, Table};
+    ///
+    /// let mut t = Table::new([("a", Align::Left), ("b", Align::Right)]);
+    /// t.row(["1", "2"]).row(["3"]);
+    /// assert!(t.compact().ends_with("| 1 | 2 |\n| 3 |  |\n"));
+    /// ```
     pub fn row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) -> &mut Table {
         let mut row: Vec<String> = cells
             .into_iter()
@@ -63,17 +79,39 @@ impl Table {
     }
 
     /// Rows added so far.
+    ///
+    /// ```
+    /// use bench_support::table::{Align, Table};
+    ///
+    /// let mut t = Table::new([("a", Align::Left)]);
+    /// t.row(["x"]);
+    /// assert_eq!(t.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.rows.len()
     }
 
     /// Whether no row was added.
+    ///
+    /// ```
+    /// use bench_support::table::{Align, Table};
+    ///
+    /// assert!(Table::new([("a", Align::Left)]).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
 
     /// The table with every column padded to its widest cell (at least 3 characters), each
     /// line ending with a newline.
+    ///
+    /// ```
+    /// use bench_support::table::{Align, Table};
+    ///
+    /// let mut t = Table::new([("n", Align::Right)]);
+    /// t.row(["1234"]);
+    /// assert_eq!(t.markdown(), "|    n |\n|-----:|\n| 1234 |\n");
+    /// ```
     pub fn markdown(&self) -> String {
         let widths: Vec<usize> = (0..self.headers.len())
             .map(|i| {
@@ -122,6 +160,14 @@ impl Table {
     }
 
     /// The table without padding: `| a | b |` lines and a `|---|--:|` rule.
+    ///
+    /// ```
+    /// use bench_support::table::{Align, Table};
+    ///
+    /// let mut t = Table::new([("a", Align::Left), ("b", Align::Right)]);
+    /// t.row(["x", "1"]);
+    /// assert_eq!(t.compact(), "| a | b |\n|---|--:|\n| x | 1 |\n");
+    /// ```
     pub fn compact(&self) -> String {
         let mut out = String::new();
         let header: Vec<&str> = self.headers.iter().map(|(h, _)| h.as_str()).collect();
