@@ -283,13 +283,8 @@ pub mod scope {
 }
 
 /// The `q` quantile (0..=1) of `values`, by nearest rank after sorting: the statistic every
-/// table of this crate reports.
-pub fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[index]
-}
+/// table of this crate reports (`bench-support`'s, shared with the demo).
+pub use bench_support::stats::quantile;
 
 #[cfg(test)]
 mod tests {

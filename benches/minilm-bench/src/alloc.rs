@@ -1,16 +1,19 @@
 //! The allocators under the arena router: [`Selected`] (the system allocator or mimalloc,
-//! chosen once per process from the environment) wrapped in [`Counting`], which counts every
-//! call that reaches it, process-wide, by thread role and by size.
+//! chosen once per process from the environment) wrapped in `bench-support`'s [`Counting`],
+//! whose [`RoleSizes`] observer counts every call that reaches it, process-wide, by thread role
+//! and by size.
 //!
-//! The program's global allocator is `ArenaRouter<Counting<Selected>>`: allocations served by
-//! the arena never reach `Counting`, so its counters are exactly the calls to the wrapped
-//! allocator.
+//! The program's global allocator is `ArenaRouter<Counting<Selected, RoleSizes>>`: allocations
+//! served by the arena never reach `Counting`, so its counters are exactly the calls to the
+//! wrapped allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 
+pub use bench_support::counting::Counting;
+use bench_support::counting::{Call, Observe};
 use mimalloc::MiMalloc;
 
 /// The environment variable that picks the allocator [`Selected`] uses: `mimalloc`, or
@@ -219,37 +222,28 @@ pub fn size_class_limit(class: usize) -> u64 {
     1u64 << class
 }
 
-/// A [`GlobalAlloc`] that forwards to `G` and counts, in process-wide atomics, every
+/// The counting allocator over [`Selected`]: `bench-support`'s [`Counting`], which counts
+/// per thread, with the process-wide breakdown of [`RoleSizes`].
+pub type CountingSelected = Counting<Selected, RoleSizes>;
+
+/// An [`Observe`]r of a [`Counting`] allocator that counts, in process-wide atomics, every
 /// allocating call (`alloc`, `alloc_zeroed`, `realloc`) with its size, by the role of the
 /// calling thread and by size class, plus the frees.
 #[derive(Debug)]
-pub struct Counting<G> {
-    inner: G,
+pub struct RoleSizes {
     calls: [[AtomicU64; SIZE_CLASSES]; ROLES],
     bytes: AtomicU64,
     frees: AtomicU64,
 }
 
-impl<G> Counting<G> {
-    /// Counts the calls to `inner`.
-    pub const fn new(inner: G) -> Self {
-        Counting {
-            inner,
+impl RoleSizes {
+    /// All counters at zero.
+    pub const fn new() -> Self {
+        RoleSizes {
             calls: [const { [const { AtomicU64::new(0) }; SIZE_CLASSES] }; ROLES],
             bytes: AtomicU64::new(0),
             frees: AtomicU64::new(0),
         }
-    }
-
-    /// The wrapped allocator.
-    pub const fn inner(&self) -> &G {
-        &self.inner
-    }
-
-    #[inline(always)]
-    fn count(&self, size: usize) {
-        self.calls[thread_role()][size_class(size)].fetch_add(1, Relaxed);
-        self.bytes.fetch_add(size as u64, Relaxed);
     }
 
     /// The counters now. Reads atomics only: it never allocates.
@@ -268,38 +262,25 @@ impl<G> Counting<G> {
     }
 }
 
-// SAFETY: every call is forwarded unchanged to `G`; counting touches atomics only.
-unsafe impl<G: GlobalAlloc> GlobalAlloc for Counting<G> {
-    #[inline]
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.count(layout.size());
-        // SAFETY: the caller's contract is passed on.
-        unsafe { self.inner.alloc(layout) }
-    }
-
-    #[inline]
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        self.count(layout.size());
-        // SAFETY: the caller's contract is passed on.
-        unsafe { self.inner.alloc_zeroed(layout) }
-    }
-
-    #[inline]
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        self.frees.fetch_add(1, Relaxed);
-        // SAFETY: the caller's contract is passed on.
-        unsafe { self.inner.dealloc(ptr, layout) }
-    }
-
-    #[inline]
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        self.count(new_size);
-        // SAFETY: the caller's contract is passed on.
-        unsafe { self.inner.realloc(ptr, layout, new_size) }
+impl Default for RoleSizes {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
-/// A snapshot of [`Counting`]'s counters; subtract two for what happened in between.
+impl Observe for RoleSizes {
+    #[inline(always)]
+    fn observe(&self, call: Call, size: usize) {
+        if call == Call::Free {
+            self.frees.fetch_add(1, Relaxed);
+        } else {
+            self.calls[thread_role()][size_class(size)].fetch_add(1, Relaxed);
+            self.bytes.fetch_add(size as u64, Relaxed);
+        }
+    }
+}
+
+/// A snapshot of [`RoleSizes`]' counters; subtract two for what happened in between.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Counts {
     /// Allocating calls by thread role and size class.
@@ -385,8 +366,8 @@ mod tests {
 
     #[test]
     fn counting_counts_by_role_and_class() {
-        let counting = Counting::new(System);
-        let before = counting.snapshot();
+        let counting = Counting::with_observer(System, RoleSizes::new());
+        let before = counting.observer().snapshot();
         let layout = Layout::from_size_align(100, 8).unwrap();
         // SAFETY: a non-zero layout; the block is freed with the same layout.
         unsafe {
@@ -396,7 +377,7 @@ mod tests {
             assert!(!p.is_null());
             counting.dealloc(p, Layout::from_size_align(5000, 8).unwrap());
         }
-        let delta = counting.snapshot().since(&before);
+        let delta = counting.observer().snapshot().since(&before);
         assert_eq!(delta.total_calls(), 2);
         assert_eq!(delta.by_role(Role::Main), 2);
         assert_eq!(delta.by_size_class(size_class(100)), 1);

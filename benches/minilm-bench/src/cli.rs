@@ -224,10 +224,36 @@ fn default_threads() -> usize {
         .unwrap_or(2)
 }
 
+/// The value of option `name`.
+fn value(parser: &mut lexopt::Parser, name: &str) -> Result<String> {
+    let value = parser
+        .value()
+        .map_err(|_| format!("{name} needs a value"))?;
+    value
+        .into_string()
+        .map_err(|v| format!("{name}: not UTF-8: {}", v.to_string_lossy()).into())
+}
+
+/// The value of option `name` as a number.
+fn number(parser: &mut lexopt::Parser, name: &str) -> Result<usize> {
+    let text = value(parser, name)?;
+    text.parse()
+        .map_err(|e| format!("{name}: `{text}`: {e}").into())
+}
+
+/// The counts `--quick` changes unless they are given: `None` where not given.
+#[derive(Default)]
+struct Counts {
+    quick: bool,
+    rounds: Option<usize>,
+    repeat: Option<usize>,
+    warmup: Option<usize>,
+}
+
 impl Options {
-    /// Parses the arguments (without the program name). `Ok(None)`: help was asked for.
-    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>> {
-        let mut options = Options {
+    /// The defaults.
+    fn defaults() -> Options {
+        Options {
             worker: None,
             configs: AllocConfig::ALL.to_vec(),
             modes: Mode::ALL.to_vec(),
@@ -243,60 +269,78 @@ impl Options {
             model_dir: None,
             json: None,
             svg: None,
-        };
-        let mut quick = false;
-        let mut rounds = None;
-        let mut repeat = None;
-        let mut warmup = None;
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
-            match arg.as_str() {
-                "-h" | "--help" => return Ok(None),
-                "--all" => {}
-                "--quick" => quick = true,
-                "--huge-pages" => options.huge_pages = true,
-                "--no-huge-pages" => options.huge_pages = false,
-                "--no-prewarm" => options.prewarm = false,
-                "--trace" => options.trace = true,
-                "--pretokenized" => options.pretokenized = true,
-                "--rounds" => rounds = Some(value("--rounds")?.parse()?),
-                "--repeat" => repeat = Some(value("--repeat")?.parse()?),
-                "--warmup" => warmup = Some(value("--warmup")?.parse()?),
-                "--threads" => options.threads = value("--threads")?.parse()?,
-                "--shapes" => {
-                    options.shapes = parse_list(&value("--shapes")?, |s| s.parse().ok(), "shape")?
+        }
+    }
+
+    /// Parses the arguments (without the program name). `Ok(None)`: help was asked for.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>> {
+        use lexopt::Arg::{Long, Short};
+        let mut options = Options::defaults();
+        let mut counts = Counts::default();
+        let mut parser = lexopt::Parser::from_args(args);
+        while let Some(arg) = parser.next()? {
+            match arg {
+                Short('h') | Long("help") => return Ok(None),
+                Long("all") => {}
+                Long("quick") => counts.quick = true,
+                Long("huge-pages") => options.huge_pages = true,
+                Long("no-huge-pages") => options.huge_pages = false,
+                Long("no-prewarm") => options.prewarm = false,
+                Long("trace") => options.trace = true,
+                Long("pretokenized") => options.pretokenized = true,
+                Long("rounds") => counts.rounds = Some(number(&mut parser, "--rounds")?),
+                Long("repeat") => counts.repeat = Some(number(&mut parser, "--repeat")?),
+                Long("warmup") => counts.warmup = Some(number(&mut parser, "--warmup")?),
+                Long("threads") => options.threads = number(&mut parser, "--threads")?,
+                Long("shapes") => {
+                    options.shapes = parse_list(
+                        &value(&mut parser, "--shapes")?,
+                        |s| s.parse().ok(),
+                        "shape",
+                    )?
                 }
-                "--configs" => {
+                Long("configs") => {
                     options.configs = parse_list(
-                        &value("--configs")?,
+                        &value(&mut parser, "--configs")?,
                         AllocConfig::from_name,
                         "allocator configuration",
                     )?
                 }
-                "--modes" => {
-                    options.modes = parse_list(&value("--modes")?, Mode::from_name, "mode")?
+                Long("modes") => {
+                    options.modes =
+                        parse_list(&value(&mut parser, "--modes")?, Mode::from_name, "mode")?
                 }
-                "--model-dir" => options.model_dir = Some(value("--model-dir")?.into()),
-                "--json" => options.json = Some(value("--json")?.into()),
-                "--svg" => options.svg = Some(value("--svg")?.into()),
-                "--worker" => {
-                    let name = value("--worker")?;
+                Long("model-dir") => {
+                    options.model_dir = Some(value(&mut parser, "--model-dir")?.into())
+                }
+                Long("json") => options.json = Some(value(&mut parser, "--json")?.into()),
+                Long("svg") => options.svg = Some(value(&mut parser, "--svg")?.into()),
+                Long("worker") => {
+                    let name = value(&mut parser, "--worker")?;
                     options.worker = Some(
                         AllocConfig::from_name(&name)
                             .ok_or_else(|| format!("unknown allocator configuration `{name}`"))?,
                     );
                 }
-                other => return Err(format!("unknown argument `{other}` (see --help)").into()),
+                other => {
+                    return Err(format!("{} (see --help)", other.unexpected()).into());
+                }
             }
         }
-        options.warmup = warmup.unwrap_or(if quick { 1 } else { options.warmup });
-        options.rounds = rounds.unwrap_or(if quick { 5 } else { options.rounds });
-        options.repeat = repeat.unwrap_or(if quick { 1 } else { options.repeat });
-        if options.rounds == 0 || options.threads == 0 || options.repeat == 0 {
+        options.apply(counts)?;
+        Ok(Some(options))
+    }
+
+    /// Sets the counts: as given, else `--quick`'s or the defaults; all must be positive.
+    fn apply(&mut self, counts: Counts) -> Result<()> {
+        let quick = counts.quick;
+        self.warmup = counts.warmup.unwrap_or(if quick { 1 } else { self.warmup });
+        self.rounds = counts.rounds.unwrap_or(if quick { 5 } else { self.rounds });
+        self.repeat = counts.repeat.unwrap_or(if quick { 1 } else { self.repeat });
+        if self.rounds == 0 || self.threads == 0 || self.repeat == 0 {
             return Err("--rounds, --repeat and --threads must be at least 1".into());
         }
-        Ok(Some(options))
+        Ok(())
     }
 
     /// The arguments that make a worker process measure like this one.
@@ -362,8 +406,19 @@ mod tests {
         let q = parse(&["--quick", "--warmup", "2"]).unwrap().unwrap();
         assert_eq!((q.rounds, q.repeat, q.warmup), (5, 1, 2));
         assert!(parse(&["--help"]).unwrap().is_none());
-        assert!(parse(&["--bogus"]).is_err());
+        assert!(parse(&["--bogus"])
+            .unwrap_err()
+            .to_string()
+            .contains("--bogus"));
         assert!(parse(&["--shapes", "8y14"]).is_err());
+        assert!(parse(&["--rounds"])
+            .unwrap_err()
+            .to_string()
+            .contains("needs a value"));
+        assert!(parse(&["--rounds", "x"]).is_err());
+        assert!(parse(&["--rounds", "0"]).is_err());
+        let joined = parse(&["--rounds=3", "--modes=off"]).unwrap().unwrap();
+        assert_eq!((joined.rounds, joined.modes), (3, vec![Mode::Off]));
     }
 
     #[test]

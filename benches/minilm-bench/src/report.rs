@@ -5,6 +5,8 @@
 use std::fmt::Write as _;
 use std::process::{Command, Stdio};
 
+use bench_support::stats::{median, quantile};
+use bench_support::table::{Align, Table};
 use serde_json::{json, Value};
 
 use crate::alloc::ALLOCATOR_ENV;
@@ -29,6 +31,8 @@ pub struct Row {
     pub cpu_millis: Vec<f64>,
     /// Median time per batch, ms.
     pub median_ms: f64,
+    /// 99th percentile (nearest rank) of the time per batch, ms.
+    pub p99_ms: f64,
     /// Median CPU time per batch, ms.
     pub cpu_ms: f64,
     /// Calls to the wrapped allocator per batch (mean).
@@ -53,6 +57,9 @@ pub struct Row {
     pub by_role: Vec<(String, f64)>,
     /// Calls per batch by size class (largest size of the class, count).
     pub by_size: Vec<(u64, f64)>,
+    /// Peak resident set size (VmHWM) of the configuration's processes, KiB: the most over its
+    /// processes, each read after the shape's passes in every mode (NaN where not reported).
+    pub peak_rss_kib: f64,
 }
 
 fn num(v: &Value, key: &str) -> f64 {
@@ -64,18 +71,6 @@ fn numbers(v: &Value, key: &str) -> Vec<f64> {
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_f64).collect())
         .unwrap_or_default()
-}
-
-/// The median of `values` (NaN when empty).
-pub fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    match n {
-        0 => f64::NAN,
-        _ if n % 2 == 1 => sorted[n / 2],
-        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
-    }
 }
 
 /// Merges `(key, per-batch value)` lists weighted by passes.
@@ -142,6 +137,11 @@ impl Row {
             } else {
                 median(&millis)
             },
+            p99_ms: if millis.is_empty() {
+                num(v, "p99_ms")
+            } else {
+                quantile(&millis, 0.99)
+            },
             cpu_ms: median(&cpu_millis),
             millis,
             cpu_millis,
@@ -156,6 +156,7 @@ impl Row {
             max_abs_diff: num(v, "max_abs_diff"),
             by_role,
             by_size,
+            peak_rss_kib: num(v, "peak_rss_kib"),
         }
     }
 }
@@ -186,7 +187,9 @@ impl Row {
         self.millis.extend_from_slice(&other.millis);
         self.cpu_millis.extend_from_slice(&other.cpu_millis);
         self.median_ms = median(&self.millis);
+        self.p99_ms = quantile(&self.millis, 0.99);
         self.cpu_ms = median(&self.cpu_millis);
+        self.peak_rss_kib = self.peak_rss_kib.max(other.peak_rss_kib);
     }
 }
 
@@ -263,6 +266,50 @@ impl Results {
     }
 }
 
+/// Runs `config` in a process of its own (this binary as a worker, with the environment the
+/// configuration needs) and returns its stdout.
+fn run_process(exe: &std::path::Path, options: &Options, config: AllocConfig) -> Result<String> {
+    let mut command = Command::new(exe);
+    command
+        .args(options.worker_args(config))
+        .env(ALLOCATOR_ENV, config.backend_env())
+        .env("RAYON_NUM_THREADS", options.threads.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    match config.glibc_tunables() {
+        Some(tunables) => command.env("GLIBC_TUNABLES", tunables),
+        None => command.env_remove("GLIBC_TUNABLES"),
+    };
+    let output = command.output()?;
+    if !output.status.success() {
+        return Err(format!("the `{}` process failed: {}", config.name(), output.status).into());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Writes the `--json` and `--svg` files, if asked for.
+fn write_files(results: &Results, options: &Options) -> Result<()> {
+    if let Some(path) = &options.json {
+        let doc = json!({
+            "threads": options.threads,
+            "repeat": options.repeat,
+            "rounds": options.rounds,
+            "warmup": options.warmup,
+            "huge_pages": options.huge_pages,
+            "prewarm": options.prewarm,
+            "processes": results.processes,
+            "results": results.raw,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")?;
+        eprintln!("results written to {}", path.display());
+    }
+    if let Some(path) = &options.svg {
+        std::fs::write(path, svg::chart_document(results))?;
+        eprintln!("chart written to {}", path.display());
+    }
+    Ok(())
+}
+
 /// Runs every configuration of `options` in its own process and reports.
 pub fn run_driver(options: &Options) -> Result<()> {
     // Fail early, with the hint to fetch the model, rather than once per configuration.
@@ -286,45 +333,10 @@ pub fn run_driver(options: &Options) -> Result<()> {
             options.warmup,
             options.rounds
         );
-        let mut command = Command::new(&exe);
-        command
-            .args(options.worker_args(config))
-            .env(ALLOCATOR_ENV, config.backend_env())
-            .env("RAYON_NUM_THREADS", options.threads.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        match config.glibc_tunables() {
-            Some(tunables) => command.env("GLIBC_TUNABLES", tunables),
-            None => command.env_remove("GLIBC_TUNABLES"),
-        };
-        let output = command.output()?;
-        if !output.status.success() {
-            return Err(
-                format!("the `{}` process failed: {}", config.name(), output.status).into(),
-            );
-        }
-        results.add_output(&String::from_utf8_lossy(&output.stdout))?;
+        results.add_output(&run_process(&exe, options, config)?)?;
     }
     print!("{}", markdown(&results, options));
-    if let Some(path) = &options.json {
-        let doc = json!({
-            "threads": options.threads,
-            "repeat": options.repeat,
-            "rounds": options.rounds,
-            "warmup": options.warmup,
-            "huge_pages": options.huge_pages,
-            "prewarm": options.prewarm,
-            "processes": results.processes,
-            "results": results.raw,
-        });
-        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")?;
-        eprintln!("results written to {}", path.display());
-    }
-    if let Some(path) = &options.svg {
-        std::fs::write(path, svg::chart(&results))?;
-        eprintln!("chart written to {}", path.display());
-    }
-    Ok(())
+    write_files(&results, options)
 }
 
 /// Numbers measured before on the reference machine (default glibc, arena off).
@@ -335,37 +347,28 @@ struct Target {
     get: fn(&Row) -> f64,
 }
 
+impl Target {
+    const fn new(
+        shape: &'static str,
+        what: &'static str,
+        value: f64,
+        get: fn(&Row) -> f64,
+    ) -> Self {
+        Target {
+            shape,
+            what,
+            value,
+            get,
+        }
+    }
+}
+
 const TARGETS: [Target; 5] = [
-    Target {
-        shape: "8x14",
-        what: "ms/batch",
-        value: 36.5,
-        get: |r| r.median_ms,
-    },
-    Target {
-        shape: "8x14",
-        what: "allocations/batch",
-        value: 2648.0,
-        get: |r| r.calls,
-    },
-    Target {
-        shape: "8x14",
-        what: "MB/batch",
-        value: 36.7,
-        get: |r| r.bytes / 1e6,
-    },
-    Target {
-        shape: "8x105",
-        what: "ms/batch",
-        value: 250.0,
-        get: |r| r.median_ms,
-    },
-    Target {
-        shape: "8x105",
-        what: "page faults/batch",
-        value: 16840.0,
-        get: |r| r.faults,
-    },
+    Target::new("8x14", "ms/batch", 36.5, |r| r.median_ms),
+    Target::new("8x14", "allocations/batch", 2648.0, |r| r.calls),
+    Target::new("8x14", "MB/batch", 36.7, |r| r.bytes / 1e6),
+    Target::new("8x105", "ms/batch", 250.0, |r| r.median_ms),
+    Target::new("8x105", "page faults/batch", 16840.0, |r| r.faults),
 ];
 
 fn fmt_ms(ms: f64) -> String {
@@ -394,6 +397,15 @@ fn fmt_diff(x: f64) -> String {
     }
 }
 
+/// KiB as MiB, no decimals; `-` where not reported.
+fn fmt_mib(kib: f64) -> String {
+    if kib.is_finite() {
+        format!("{:.0}", kib / 1024.0)
+    } else {
+        "-".to_string()
+    }
+}
+
 fn fmt_size(bytes: u64) -> String {
     if bytes >= 1 << 20 {
         format!("{} MiB", bytes >> 20)
@@ -404,16 +416,9 @@ fn fmt_size(bytes: u64) -> String {
     }
 }
 
-/// The report: one table of every measurement, the arena-on ratios against the best
-/// arena-off baseline, the targets and goals, and where remaining calls come from.
-pub fn markdown(results: &Results, options: &Options) -> String {
-    let mut out = String::new();
-    let configs: Vec<&str> = options.configs.iter().map(|c| c.name()).collect();
-    let modes: Vec<&str> = options.modes.iter().map(|m| m.name()).collect();
-    let shapes = results.shapes();
-
-    let _ = writeln!(
-        out,
+/// The report's title line: threads, what a pass covers, passes, warm-up, huge pages.
+fn title(options: &Options) -> String {
+    format!(
         "\n## all-MiniLM-L6-v2 (candle BERT, f32, CPU): {} rayon thread(s), {}, median of {} \
          passes ({} process(es) per allocator x {} rounds), {} warm-up passes per process, \
          arena huge pages {}\n",
@@ -428,15 +433,37 @@ pub fn markdown(results: &Results, options: &Options) -> String {
         options.rounds,
         options.warmup,
         if options.huge_pages { "on" } else { "off" }
-    );
-    let _ = writeln!(
-        out,
-        "| shape | allocator | arena | ms/batch | CPU ms/batch | calls/batch | MB/batch | \
-         faults/batch | arena allocs/batch | arena MB/batch | pinned KiB (mean/max) | max abs \
-         diff |"
-    );
-    let _ = writeln!(out, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
-    for shape in &shapes {
+    )
+}
+
+/// The names of the configurations and modes of `options`, in report order.
+fn names(options: &Options) -> (Vec<&'static str>, Vec<&'static str>) {
+    (
+        options.configs.iter().map(|c| c.name()).collect(),
+        options.modes.iter().map(|m| m.name()).collect(),
+    )
+}
+
+/// Every measurement: a row per shape, configuration and mode.
+fn results_table(results: &Results, options: &Options) -> Table {
+    let (configs, modes) = names(options);
+    let mut table = Table::new([
+        ("shape", Align::Left),
+        ("allocator", Align::Left),
+        ("arena", Align::Left),
+        ("ms/batch", Align::Right),
+        ("p99 ms/batch", Align::Right),
+        ("CPU ms/batch", Align::Right),
+        ("calls/batch", Align::Right),
+        ("MB/batch", Align::Right),
+        ("faults/batch", Align::Right),
+        ("arena allocs/batch", Align::Right),
+        ("arena MB/batch", Align::Right),
+        ("pinned KiB (mean/max)", Align::Right),
+        ("peak RSS MiB", Align::Right),
+        ("max abs diff", Align::Right),
+    ]);
+    for shape in &results.shapes() {
         for config in &configs {
             for mode in &modes {
                 let Some(r) = results.find(shape, config, mode) else {
@@ -451,118 +478,131 @@ pub fn markdown(results: &Results, options: &Options) -> String {
                         r.pinned_max / 1024.0
                     )
                 };
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} | {} | {:.2} | {} | {} | {:.2} | {} | {} |",
-                    shape,
-                    config,
-                    mode,
+                table.row([
+                    shape.clone(),
+                    config.to_string(),
+                    mode.to_string(),
                     fmt_ms(r.median_ms),
+                    fmt_ms(r.p99_ms),
                     fmt_ms(r.cpu_ms),
                     fmt_count(r.calls),
-                    r.bytes / 1e6,
+                    format!("{:.2}", r.bytes / 1e6),
                     fmt_count(r.faults),
                     fmt_count(r.arena_allocs),
-                    r.arena_bytes / 1e6,
+                    format!("{:.2}", r.arena_bytes / 1e6),
                     pinned,
+                    fmt_mib(r.peak_rss_kib),
                     fmt_diff(r.max_abs_diff),
-                );
+                ]);
             }
         }
     }
+    table
+}
 
-    // Arena on against the best arena-off baseline of the same shape.
+/// What keeps an arena-on row from the goal (empty: met): slower than the best arena-off
+/// time (`ratio` > 1), calls, faults, differences.
+fn misses(on: &Row, ratio: f64) -> Vec<String> {
+    let mut misses = Vec::new();
+    if ratio > 1.0 {
+        misses.push(format!("{:+.1}% time", (ratio - 1.0) * 100.0));
+    }
+    if on.calls_max > 0.0 {
+        misses.push("calls".to_string());
+    }
+    if on.faults > 0.0 {
+        misses.push("faults".to_string());
+    }
+    if on.max_abs_diff > 1e-5 {
+        misses.push("diff".to_string());
+    }
+    misses
+}
+
+/// Arena on against the best arena-off baseline of the same shape: the table, and whether
+/// every row met the goal. `None` where nothing could be compared.
+fn comparison_table(results: &Results, options: &Options) -> Option<(Table, bool)> {
+    let (configs, modes) = names(options);
+    if !(modes.contains(&Mode::Off.name()) && modes.contains(&Mode::On.name())) {
+        return None;
+    }
+    let mut table = Table::new([
+        ("shape", Align::Left),
+        ("best arena-off", Align::Left),
+        ("ms", Align::Right),
+        ("arena on", Align::Left),
+        ("ms", Align::Right),
+        ("time ratio", Align::Right),
+        ("on/off, same process", Align::Right),
+        ("calls/batch", Align::Right),
+        ("faults/batch", Align::Right),
+        ("goal", Align::Left),
+    ]);
     let mut all_met = true;
-    let mut any_compared = false;
-    if modes.contains(&Mode::Off.name()) && modes.contains(&Mode::On.name()) {
-        let _ = writeln!(
-            out,
-            "\n### Arena on vs the best arena-off baseline\n\n| shape | best arena-off | ms | \
-             arena on | ms | time ratio | on/off, same process | calls/batch | faults/batch | \
-             goal |\n|---|---|--:|---|--:|--:|--:|--:|--:|---|"
-        );
-        for shape in &shapes {
-            let best = configs
-                .iter()
-                .filter_map(|c| results.find(shape, c, Mode::Off.name()))
-                .min_by(|a, b| a.median_ms.total_cmp(&b.median_ms));
-            let Some(best) = best else { continue };
-            for config in &configs {
-                let Some(on) = results.find(shape, config, Mode::On.name()) else {
-                    continue;
-                };
-                any_compared = true;
-                let ratio = on.median_ms / best.median_ms;
-                let mut misses = Vec::new();
-                if ratio > 1.0 {
-                    misses.push(format!("{:+.1}% time", (ratio - 1.0) * 100.0));
-                }
-                if on.calls_max > 0.0 {
-                    misses.push("calls".to_string());
-                }
-                if on.faults > 0.0 {
-                    misses.push("faults".to_string());
-                }
-                if on.max_abs_diff > 1e-5 {
-                    misses.push("diff".to_string());
-                }
-                all_met &= misses.is_empty();
-                let goal = if misses.is_empty() {
+    for shape in &results.shapes() {
+        let best = configs
+            .iter()
+            .filter_map(|c| results.find(shape, c, Mode::Off.name()))
+            .min_by(|a, b| a.median_ms.total_cmp(&b.median_ms));
+        let Some(best) = best else { continue };
+        for config in &configs {
+            let Some(on) = results.find(shape, config, Mode::On.name()) else {
+                continue;
+            };
+            let ratio = on.median_ms / best.median_ms;
+            let misses = misses(on, ratio);
+            all_met &= misses.is_empty();
+            table.row([
+                shape.clone(),
+                best.config.clone(),
+                fmt_ms(best.median_ms),
+                config.to_string(),
+                fmt_ms(on.median_ms),
+                format!("{ratio:.3}"),
+                results
+                    .paired_ratio(shape, config)
+                    .map_or("-".to_string(), |r| format!("{r:.3}")),
+                fmt_count(on.calls),
+                fmt_count(on.faults),
+                if misses.is_empty() {
                     "met".to_string()
                 } else {
                     format!("not met: {}", misses.join(", "))
-                };
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} | {:.3} | {} | {} | {} | {} |",
-                    shape,
-                    best.config,
-                    fmt_ms(best.median_ms),
-                    config,
-                    fmt_ms(on.median_ms),
-                    ratio,
-                    results
-                        .paired_ratio(shape, config)
-                        .map_or("-".to_string(), |r| format!("{r:.3}")),
-                    fmt_count(on.calls),
-                    fmt_count(on.faults),
-                    goal
-                );
-            }
+                },
+            ]);
         }
     }
+    (!table.is_empty()).then_some((table, all_met))
+}
 
-    let _ = writeln!(
-        out,
-        "\n### Reference numbers (system allocator, arena off)\n\n| shape | what | before | \
-         now |\n|---|---|--:|--:|"
-    );
+/// The reference numbers of [`TARGETS`] against this run's (system allocator, arena off).
+fn reference_table(results: &Results) -> Table {
+    let mut table = Table::new([
+        ("shape", Align::Left),
+        ("what", Align::Left),
+        ("before", Align::Right),
+        ("now", Align::Right),
+    ]);
     for t in &TARGETS {
         let now = results
             .find(t.shape, AllocConfig::System.name(), Mode::Off.name())
             .map_or("-".to_string(), |r| {
                 fmt_count(((t.get)(r) * 10.0).round() / 10.0)
             });
-        let _ = writeln!(out, "| {} | {} | {} | {} |", t.shape, t.what, t.value, now);
+        table.row([
+            t.shape.to_string(),
+            t.what.to_string(),
+            t.value.to_string(),
+            now,
+        ]);
     }
-    if any_compared {
-        let _ = writeln!(
-            out,
-            "\n`time ratio`: arena-on median / best arena-off median (different processes). \
-             `on/off, same process`: median over rounds of on / off measured back to back in the \
-             processes of that allocator.\n\nGoal (arena on at least as fast as the best \
-             baseline at every shape, no calls to the wrapped allocator, no page faults, max abs \
-             diff <= 1e-5): {}",
-            if all_met {
-                "met for every configuration"
-            } else {
-                "not met everywhere (see the table above)"
-            }
-        );
-    }
+    table
+}
 
-    // Where calls to the wrapped allocator still come from when an arena is on.
-    let mut diagnostics = String::new();
+/// Where calls to the wrapped allocator still come from when an arena is on: a line per row
+/// with calls, by thread role and by size.
+fn diagnostics(results: &Results) -> String {
+    let mut out = String::new();
     for r in results
         .rows
         .iter()
@@ -582,7 +622,7 @@ pub fn markdown(results: &Results, options: &Options) -> String {
             .map(|(limit, x)| format!("<= {}: {}", fmt_size(*limit), fmt_count(*x)))
             .collect();
         let _ = writeln!(
-            diagnostics,
+            out,
             "- {} {} {}: {} calls/batch; by thread: {}; by size: {}",
             r.shape,
             r.config,
@@ -592,14 +632,12 @@ pub fn markdown(results: &Results, options: &Options) -> String {
             sizes.join(", ")
         );
     }
-    if !diagnostics.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n### Calls that still reach the wrapped allocator with an arena\n\n{diagnostics}"
-        );
-    }
+    out
+}
 
-    let _ = writeln!(out, "\n### Processes\n");
+/// A line per worker process: backend, tunables, peak RSS, model load, probe, hand-off, arenas.
+fn processes(results: &Results) -> String {
+    let mut out = String::new();
     for p in &results.processes {
         let arena = |key: &str| {
             let a = &p[key];
@@ -645,6 +683,53 @@ pub fn markdown(results: &Results, options: &Options) -> String {
     out
 }
 
+/// The report: one table of every measurement, the arena-on ratios against the best
+/// arena-off baseline, the targets and goals, and where remaining calls come from.
+pub fn markdown(results: &Results, options: &Options) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", title(options));
+    out.push_str(&results_table(results, options).compact());
+    let comparison = comparison_table(results, options);
+    if let Some((table, _)) = &comparison {
+        let _ = write!(
+            out,
+            "\n### Arena on vs the best arena-off baseline\n\n{}",
+            table.compact()
+        );
+    }
+    let _ = write!(
+        out,
+        "\n### Reference numbers (system allocator, arena off)\n\n{}",
+        reference_table(results).compact()
+    );
+    if let Some((_, all_met)) = comparison {
+        let _ = writeln!(
+            out,
+            "\n`time ratio`: arena-on median / best arena-off median (different processes). \
+             `on/off, same process`: median over rounds of on / off measured back to back in the \
+             processes of that allocator. `peak RSS`: the most VmHWM of the allocator's \
+             processes after the shape's passes (all modes of a process together).\n\nGoal \
+             (arena on at least as fast as the best baseline at every shape, no calls to the \
+             wrapped allocator, no page faults, max abs diff <= 1e-5): {}",
+            if all_met {
+                "met for every configuration"
+            } else {
+                "not met everywhere (see the table above)"
+            }
+        );
+    }
+    let diagnostics = diagnostics(results);
+    if !diagnostics.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n### Calls that still reach the wrapped allocator with an arena\n\n{diagnostics}"
+        );
+    }
+    let _ = writeln!(out, "\n### Processes\n");
+    out.push_str(&processes(results));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -670,6 +755,7 @@ mod tests {
                 "passes": 2, "millis": millis, "cpu_millis": millis,
                 "calls_per_batch": calls, "calls_max": calls,
                 "calls_by_role": {"main": calls},
+                "peak_rss_kib": millis[0] * 1024.0,
             })
             .to_string()
         };
@@ -688,6 +774,22 @@ mod tests {
         let off = results.find("1x8", "system", "off").unwrap();
         assert_eq!(off.passes, 4.0);
         assert_eq!(off.median_ms, 25.0);
+        // Nearest rank over the merged passes 10, 20, 30, 40; the most VmHWM of the processes.
+        assert_eq!(off.p99_ms, 40.0);
+        assert_eq!(off.peak_rss_kib, 30.0 * 1024.0);
+        let options = Options::parse(["--modes", "off,on"].iter().map(|s| s.to_string()))
+            .unwrap()
+            .unwrap();
+        let md = markdown(&results, &options);
+        assert!(md.contains("| ms/batch | p99 ms/batch |"), "{md}");
+        assert!(
+            md.contains("| 1x8 | system | off | 25.00 | 40.00 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| - | 30 | NaN |"),
+            "pinned, peak RSS 30 MiB, max abs diff: {md}"
+        );
         assert_eq!(off.calls, 150.0);
         assert_eq!(off.by_role, [("main".to_string(), 150.0)]);
         let on = results.find("1x8", "system", "on").unwrap();
@@ -730,7 +832,7 @@ mod tests {
             md.contains("8x14 mimalloc on: 1.50 calls/batch; by thread: main 1.50"),
             "{md}"
         );
-        let svg = svg::chart(&results);
+        let svg = svg::chart_document(&results);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     }
 }

@@ -5,16 +5,17 @@
 use std::time::Instant;
 
 use allocarrays::{without_arena, HeapArena, HeapArenaOptions, HeapResetReport};
+use bench_support::process::peak_rss_kib;
+use bench_support::stats::{median, quantile};
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use serde_json::{json, Value};
 use tokenizers::Tokenizer;
 
 use crate::alloc::{
-    set_thread_role, size_class_limit, Counting, Counts, Role, Selected, SIZE_CLASSES,
+    set_thread_role, size_class_limit, Backend, CountingSelected, Counts, Role, SIZE_CLASSES,
 };
 use crate::cli::{AllocConfig, Mode, Options, Shape};
 use crate::model::{batch_texts, dot, find_model_dir, Embedder, Result, Tokens, SENTENCES};
-use crate::report::median;
 use crate::usage::{max_rss_kib, Usage};
 
 /// The arena of [`Mode::On`]: the calling thread and every worker of the arena pool.
@@ -251,6 +252,7 @@ impl Tally {
             "mode": self.mode.name(),
             "passes": self.millis.len(),
             "median_ms": self.median_ms(),
+            "p99_ms": quantile(&self.millis, 0.99),
             "mean_ms": self.millis.iter().sum::<f64>() / n,
             "min_ms": min,
             "max_ms": max,
@@ -269,6 +271,9 @@ impl Tally {
             "max_abs_diff": self.max_abs_diff,
             "calls_by_role": by_role,
             "calls_by_size": by_size,
+            // The process's peak resident set size so far (VmHWM), after this shape's passes
+            // in every mode: the modes share the process, so it is not one mode's alone.
+            "peak_rss_kib": peak_rss_kib(),
         })
     }
 }
@@ -280,14 +285,38 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// Measures `config` (which must be the configuration this process was started with) as
-/// `options` say, printing JSON lines to stdout. `counting` is the global allocator's counter.
-pub fn run_worker(
-    config: AllocConfig,
-    options: &Options,
-    counting: &'static Counting<Selected>,
-) -> Result<()> {
-    let backend = counting.inner().backend();
+/// The probe texts: a sentence, one related to it, one unrelated.
+const PROBE: [&str; 3] = [SENTENCES[0], SENTENCES[1], SENTENCES[4]];
+
+/// What one measured pass took and caused.
+struct Pass {
+    millis: f64,
+    usage: Usage,
+    counts: Counts,
+    arena_allocations: u64,
+    arena_bytes: u64,
+    pinned: usize,
+}
+
+impl Tally {
+    /// Adds `pass`, whose embeddings differ from the reference by `diff` at most.
+    fn add(&mut self, pass: &Pass, diff: f32) {
+        self.millis.push(pass.millis);
+        self.cpu_millis.push(pass.usage.cpu.as_secs_f64() * 1e3);
+        self.max_calls = self.max_calls.max(pass.counts.total_calls());
+        self.counts.add(&pass.counts);
+        self.minor_faults += pass.usage.minor_faults;
+        self.major_faults += pass.usage.major_faults;
+        self.arena_allocations += pass.arena_allocations;
+        self.arena_bytes += pass.arena_bytes;
+        self.pinned_sum += pass.pinned;
+        self.pinned_max = self.pinned_max.max(pass.pinned);
+        self.max_abs_diff = self.max_abs_diff.max(diff);
+    }
+}
+
+/// The environment this process needs for `config`, checked: returns `GLIBC_TUNABLES` as set.
+fn check_environment(config: AllocConfig, backend: Backend) -> Result<Option<String>> {
     let tunables = std::env::var("GLIBC_TUNABLES").ok();
     if backend.name() != config.backend_env() || tunables.as_deref() != config.glibc_tunables() {
         return Err(format!(
@@ -299,77 +328,77 @@ pub fn run_worker(
         )
         .into());
     }
-    let tag = config.name();
+    Ok(tunables)
+}
 
-    let started = Instant::now();
-    let dir = find_model_dir(options.model_dir.as_deref())?;
-    let embedder = Embedder::load(&dir)?;
-    let load_secs = started.elapsed().as_secs_f64();
-    let (arena, main_arena) = if options.huge_pages {
-        (&ARENA_HUGE, &MAIN_ARENA_HUGE)
-    } else {
-        (&ARENA, &MAIN_ARENA)
-    };
-    let bench = Bench {
-        embedder: &embedder,
-        plain: plain_pool(options.threads)?,
-        arena_pool: arena_pool(options.threads, arena)?,
-        arena,
-        main_arena,
-    };
-    let hidden = embedder.hidden_size();
+/// Everything one worker process measures with, and where its counters are.
+struct Worker<'a> {
+    bench: Bench<'a>,
+    counting: &'static CountingSelected,
+    options: &'a Options,
+    tag: &'static str,
+}
 
-    // The model is real: related sentences are close, unrelated ones are not.
-    let probe = embedder.tokenizer_for(16)?;
-    let probe_texts = [SENTENCES[0], SENTENCES[1], SENTENCES[4]];
-    let mut probe_out = vec![0.0; probe_texts.len() * hidden];
-    bench.pass(
-        Mode::Off,
-        &Input::Text(&probe, &probe_texts),
-        &mut probe_out,
-    )?;
-    let row = |i: usize| &probe_out[i * hidden..(i + 1) * hidden];
-    let similar = dot(row(0), row(1));
-    let unrelated = dot(row(0), row(2));
-    eprintln!(
-        "[{tag}] model loaded from {} in {load_secs:.2} s; cos(\"{}\", \"{}\") = {similar:.3}, \
-         cos(\"{}\", \"{}\") = {unrelated:.3}",
-        dir.display(),
-        probe_texts[0],
-        probe_texts[1],
-        probe_texts[0],
-        probe_texts[2],
-    );
+impl Worker<'_> {
+    /// The cosine similarities of [`PROBE`]'s first text with the second (related) and the
+    /// third (unrelated): the model is real if the first is high and the second low.
+    fn probe(&self) -> Result<(f32, f32)> {
+        let embedder = self.bench.embedder;
+        let hidden = embedder.hidden_size();
+        let tokenizer = embedder.tokenizer_for(16)?;
+        let mut out = vec![0.0; PROBE.len() * hidden];
+        self.bench
+            .pass(Mode::Off, &Input::Text(&tokenizer, &PROBE), &mut out)?;
+        let row = |i: usize| &out[i * hidden..(i + 1) * hidden];
+        Ok((dot(row(0), row(1)), dot(row(0), row(2))))
+    }
 
-    let handoff_us = bench.handoff_us();
-    let mut pinned_after_warmup = Vec::new();
-    for &shape in &options.shapes {
-        let owned = batch_texts(shape.batch, shape.seq);
-        let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
-        let tokenizer = embedder.tokenizer_for(shape.seq)?;
-        let tokens;
-        let input = if options.pretokenized {
-            tokens = embedder.tokenize(&tokenizer, &texts)?;
-            Input::Tokens(&tokens)
-        } else {
-            Input::Text(&tokenizer, &texts)
-        };
-        let len = shape.batch * hidden;
-        let mut out = vec![0.0f32; len];
-        let mut reference = vec![0.0f32; len];
+    /// One measured pass in `mode`.
+    fn measured_pass(&self, mode: Mode, input: &Input<'_>, out: &mut [f32]) -> Result<Pass> {
+        let (arena_allocs0, arena_bytes0) = self.bench.arena_totals();
+        let counts0 = self.counting.observer().snapshot();
+        let usage0 = Usage::now();
+        let t0 = Instant::now();
+        let pinned = self.bench.pass(mode, input, out)?;
+        let elapsed = t0.elapsed();
+        let usage = Usage::now().since(&usage0);
+        let counts = self.counting.observer().snapshot().since(&counts0);
+        let (arena_allocs1, arena_bytes1) = self.bench.arena_totals();
+        Ok(Pass {
+            millis: elapsed.as_secs_f64() * 1e3,
+            usage,
+            counts,
+            arena_allocations: arena_allocs1 - arena_allocs0,
+            arena_bytes: arena_bytes1 - arena_bytes0,
+            pinned,
+        })
+    }
 
-        if options.prewarm && options.modes.contains(&Mode::On) {
-            bench.prewarm(&input, len)?;
-        }
-        let mut pinned = 0;
-        for _ in 0..options.warmup {
-            for &mode in &options.modes {
-                pinned = pinned.max(bench.pass(mode, &input, &mut out)?);
-            }
-        }
-        pinned_after_warmup.push(json!({"shape": shape.to_string(), "pinned_bytes": pinned}));
-        bench.pass(Mode::Off, &input, &mut reference)?;
+    /// The trace line of one pass.
+    fn trace(&self, shape: Shape, round: usize, mode: Mode, pass: &Pass) {
+        eprintln!(
+            "[{}] {shape} round {round} {}: {:.2} ms, {} calls, {} faults, pinned {} B, arena \
+             high water {:.1} MB (on) / {:.1} MB (main-only)",
+            self.tag,
+            mode.name(),
+            pass.millis,
+            pass.counts.total_calls(),
+            pass.usage.minor_faults,
+            pass.pinned,
+            self.bench.arena.stats().high_water_bytes as f64 / 1e6,
+            self.bench.main_arena.stats().high_water_bytes as f64 / 1e6,
+        );
+    }
 
+    /// The measured rounds of one shape: every mode once per round, the order alternating.
+    fn rounds(
+        &self,
+        shape: Shape,
+        input: &Input<'_>,
+        out: &mut [f32],
+        reference: &[f32],
+    ) -> Result<Vec<Tally>> {
+        let options = self.options;
         let mut tallies: Vec<Tally> = options
             .modes
             .iter()
@@ -383,42 +412,48 @@ pub fn run_worker(
                 (0..tallies.len()).rev().collect()
             };
             for i in order {
-                let tally = &mut tallies[i];
-                let (arena_allocs0, arena_bytes0) = bench.arena_totals();
-                let counts0 = counting.snapshot();
-                let usage0 = Usage::now();
-                let t0 = Instant::now();
-                let pinned = bench.pass(tally.mode, &input, &mut out)?;
-                let elapsed = t0.elapsed();
-                let usage = Usage::now().since(&usage0);
-                let counts = counting.snapshot().since(&counts0);
-                let (arena_allocs1, arena_bytes1) = bench.arena_totals();
-
-                tally.millis.push(elapsed.as_secs_f64() * 1e3);
-                tally.cpu_millis.push(usage.cpu.as_secs_f64() * 1e3);
-                tally.max_calls = tally.max_calls.max(counts.total_calls());
-                tally.counts.add(&counts);
-                tally.minor_faults += usage.minor_faults;
-                tally.major_faults += usage.major_faults;
-                tally.arena_allocations += arena_allocs1 - arena_allocs0;
-                tally.arena_bytes += arena_bytes1 - arena_bytes0;
-                tally.pinned_sum += pinned;
-                tally.pinned_max = tally.pinned_max.max(pinned);
-                tally.max_abs_diff = tally.max_abs_diff.max(max_abs_diff(&out, &reference));
+                let mode = tallies[i].mode;
+                let pass = self.measured_pass(mode, input, out)?;
+                tallies[i].add(&pass, max_abs_diff(out, reference));
                 if options.trace {
-                    eprintln!(
-                        "[{tag}] {shape} round {round} {}: {:.2} ms, {} calls, {} faults, \
-                         pinned {pinned} B, arena high water {:.1} MB (on) / {:.1} MB (main-only)",
-                        tally.mode.name(),
-                        elapsed.as_secs_f64() * 1e3,
-                        counts.total_calls(),
-                        usage.minor_faults,
-                        bench.arena.stats().high_water_bytes as f64 / 1e6,
-                        bench.main_arena.stats().high_water_bytes as f64 / 1e6,
-                    );
+                    self.trace(shape, round, mode, &pass);
                 }
             }
         }
+        Ok(tallies)
+    }
+
+    /// Measures one shape: warm-up, a reference pass, the measured rounds; prints a JSON line
+    /// per mode and a summary. Returns the bytes pinned at the resets during the warm-up.
+    fn shape(&self, config: AllocConfig, shape: Shape) -> Result<usize> {
+        let (bench, options) = (&self.bench, self.options);
+        let embedder = bench.embedder;
+        let owned = batch_texts(shape.batch, shape.seq);
+        let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let tokenizer = embedder.tokenizer_for(shape.seq)?;
+        let tokens;
+        let input = if options.pretokenized {
+            tokens = embedder.tokenize(&tokenizer, &texts)?;
+            Input::Tokens(&tokens)
+        } else {
+            Input::Text(&tokenizer, &texts)
+        };
+        let len = shape.batch * embedder.hidden_size();
+        let mut out = vec![0.0f32; len];
+        let mut reference = vec![0.0f32; len];
+
+        if options.prewarm && options.modes.contains(&Mode::On) {
+            bench.prewarm(&input, len)?;
+        }
+        let mut pinned = 0;
+        for _ in 0..options.warmup {
+            for &mode in &options.modes {
+                pinned = pinned.max(bench.pass(mode, &input, &mut out)?);
+            }
+        }
+        bench.pass(Mode::Off, &input, &mut reference)?;
+
+        let tallies = self.rounds(shape, &input, &mut out, &reference)?;
         let mut summary = Vec::new();
         for tally in &tallies {
             println!("{}", tally.to_json(config, shape));
@@ -429,19 +464,72 @@ pub fn run_worker(
                 tally.counts.total_calls() as f64 / tally.millis.len() as f64
             ));
         }
-        eprintln!("[{tag}] {shape}: {}", summary.join("; "));
+        eprintln!("[{}] {shape}: {}", self.tag, summary.join("; "));
+        Ok(pinned)
+    }
+}
+
+/// The statistics of `arena`, as JSON.
+fn arena_json(arena: &HeapArena) -> Value {
+    let s = arena.stats();
+    json!({
+        "lanes": s.lanes,
+        "allocations": s.allocations,
+        "bytes": s.bytes,
+        "spills": s.spills,
+        "high_water_bytes": s.high_water_bytes,
+    })
+}
+
+/// Measures `config` (which must be the configuration this process was started with) as
+/// `options` say, printing JSON lines to stdout. `counting` is the global allocator's counter.
+pub fn run_worker(
+    config: AllocConfig,
+    options: &Options,
+    counting: &'static CountingSelected,
+) -> Result<()> {
+    let backend = counting.inner().backend();
+    let tunables = check_environment(config, backend)?;
+    let tag = config.name();
+
+    let started = Instant::now();
+    let dir = find_model_dir(options.model_dir.as_deref())?;
+    let embedder = Embedder::load(&dir)?;
+    let load_secs = started.elapsed().as_secs_f64();
+    let (arena, main_arena) = if options.huge_pages {
+        (&ARENA_HUGE, &MAIN_ARENA_HUGE)
+    } else {
+        (&ARENA, &MAIN_ARENA)
+    };
+    let worker = Worker {
+        bench: Bench {
+            embedder: &embedder,
+            plain: plain_pool(options.threads)?,
+            arena_pool: arena_pool(options.threads, arena)?,
+            arena,
+            main_arena,
+        },
+        counting,
+        options,
+        tag,
+    };
+    let (similar, unrelated) = worker.probe()?;
+    eprintln!(
+        "[{tag}] model loaded from {} in {load_secs:.2} s; cos(\"{}\", \"{}\") = {similar:.3}, \
+         cos(\"{}\", \"{}\") = {unrelated:.3}",
+        dir.display(),
+        PROBE[0],
+        PROBE[1],
+        PROBE[0],
+        PROBE[2],
+    );
+    let handoff_us = worker.bench.handoff_us();
+    let mut pinned_after_warmup = Vec::new();
+    for &shape in &options.shapes {
+        let pinned = worker.shape(config, shape)?;
+        pinned_after_warmup.push(json!({"shape": shape.to_string(), "pinned_bytes": pinned}));
     }
 
-    let stats = |arena: &HeapArena| {
-        let s = arena.stats();
-        json!({
-            "lanes": s.lanes,
-            "allocations": s.allocations,
-            "bytes": s.bytes,
-            "spills": s.spills,
-            "high_water_bytes": s.high_water_bytes,
-        })
-    };
     println!(
         "{}",
         json!({
@@ -460,9 +548,10 @@ pub fn run_worker(
             "cos_similar": similar,
             "cos_unrelated": unrelated,
             "pinned_after_warmup": pinned_after_warmup,
-            "arena": stats(arena),
-            "main_arena": stats(main_arena),
+            "arena": arena_json(arena),
+            "main_arena": arena_json(main_arena),
             "max_rss_kib": max_rss_kib(),
+            "peak_rss_kib": peak_rss_kib(),
         })
     );
     Ok(())

@@ -5,133 +5,33 @@
 //! ```
 //!
 //! makes no call to the system allocator once warmed up. A counting `#[global_allocator]`
-//! (forwarding to `System`) counts the calls made on the current thread while counting is on,
-//! so the test harness's own threads don't disturb the figures.
+//! (forwarding to `System`) counts the calls per thread, and a test reads those of its own
+//! thread around the work, so the test harness's other threads don't disturb the figures.
 //!
 //! (Not for Miri: it counts real allocator calls and runs many iterations.)
 #![cfg(not(miri))]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::fmt;
+use std::alloc::{Layout, System};
 
 use allocarrays::{
     with_allocator, ArrayAllocator, AutoscalingAllocBuffer, BumperAllocator, Lease,
     UncheckedBumperAllocator,
 };
+use bench_support::counting::{counted as counting, Counting, Counts as Calls};
 use bumper::{Buffer, SlabBuffer};
 
-/// Forwards to `System`, counting the calls made on a thread while its counting is on.
-struct Counting;
-
-std::thread_local! {
-    static ON: Cell<bool> = const { Cell::new(false) };
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-    static REALLOCS: Cell<usize> = const { Cell::new(0) };
-    static DEALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Adds one to `counter` if counting is on on this thread. Const-initialised thread-locals
-/// without destructors: reaching them never allocates.
-fn note(counter: &'static std::thread::LocalKey<Cell<usize>>) {
-    if ON.try_with(Cell::get).unwrap_or(false) {
-        let _ = counter.try_with(|c| c.set(c.get() + 1));
-    }
-}
-
-// SAFETY: every call is forwarded unchanged to `System`; the counting touches only
-// thread-locals that need no allocation.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(&ALLOCS);
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(&ALLOCS);
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(&REALLOCS);
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        note(&DEALLOCS);
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
+/// Forwards to `System`, counting the calls each thread makes.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// System allocator calls made by one piece of work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct Calls {
-    allocs: usize,
-    reallocs: usize,
-    deallocs: usize,
-}
-
-impl Calls {
-    const NONE: Calls = Calls {
-        allocs: 0,
-        reallocs: 0,
-        deallocs: 0,
-    };
-
-    fn add(&mut self, other: Calls) {
-        self.allocs += other.allocs;
-        self.reallocs += other.reallocs;
-        self.deallocs += other.deallocs;
-    }
-}
-
-impl fmt::Display for Calls {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} alloc, {} realloc, {} dealloc",
-            self.allocs, self.reallocs, self.deallocs
-        )
-    }
-}
-
-/// Runs `f` with counting on, and returns the calls it made on this thread.
-fn counting<R>(f: impl FnOnce() -> R) -> (R, Calls) {
-    let read = || Calls {
-        allocs: ALLOCS.with(Cell::get),
-        reallocs: REALLOCS.with(Cell::get),
-        deallocs: DEALLOCS.with(Cell::get),
-    };
-    let before = read();
-    ON.with(|on| on.set(true));
-    let r = f();
-    ON.with(|on| on.set(false));
-    let after = read();
-    (
-        r,
-        Calls {
-            allocs: after.allocs - before.allocs,
-            reallocs: after.reallocs - before.reallocs,
-            deallocs: after.deallocs - before.deallocs,
-        },
-    )
-}
+static GLOBAL: Counting<System> = Counting::new(System);
 
 #[test]
 fn the_counter_counts() {
     let (v, calls) = counting(|| std::hint::black_box(vec![1u8; 100]));
     assert_eq!(calls.allocs, 1);
     let ((), calls) = counting(|| drop(v));
-    assert_eq!(calls.deallocs, 1);
+    assert_eq!(calls.frees, 1);
     let ((), calls) = counting(|| ());
-    assert_eq!(calls, Calls::NONE);
+    assert_eq!(calls, Calls::ZERO);
 }
 
 /// Allocations per iteration, and how many of them are still alive at the reset.
@@ -188,17 +88,17 @@ fn steady_state<A: ArrayAllocator>(alloc: &A, checked: bool, pinned: bool) -> St
         alloc.reset();
     }
     let mut steady = Steady {
-        allocate: Calls::NONE,
-        reset: Calls::NONE,
+        allocate: Calls::ZERO,
+        reset: Calls::ZERO,
     };
     for _ in 0..MEASURED {
         let ((), calls) = counting(|| {
             iteration(alloc, &mut kept, checked);
             kept.clear(); // drops the leases: no allocator call
         });
-        steady.allocate.add(calls);
+        steady.allocate += calls;
         let (report, calls) = counting(|| alloc.reset());
-        steady.reset.add(calls);
+        steady.reset += calls;
         assert_eq!(report.pinned_arrays, usize::from(pinned), "{report:?}");
     }
     drop(escaped);
@@ -209,7 +109,7 @@ fn steady_state<A: ArrayAllocator>(alloc: &A, checked: bool, pinned: bool) -> St
 fn assert_allocate_free(name: &str, steady: &Steady) {
     assert_eq!(
         steady.allocate,
-        Calls::NONE,
+        Calls::ZERO,
         "{name}: the with_allocator part made {} over {MEASURED} iterations",
         steady.allocate
     );
@@ -268,7 +168,7 @@ fn steady_state_loop_makes_no_system_calls() {
             let steady = run(checked, pinned);
             let label = format!("{name} checked={checked} pinned={pinned}");
             assert_allocate_free(&label, &steady);
-            if steady.reset != Calls::NONE {
+            if steady.reset != Calls::ZERO {
                 failures.push(format!(
                     "{label}: {MEASURED} resets made {} ({:.2} alloc per reset)",
                     steady.reset,
@@ -303,7 +203,7 @@ fn bare_buffers_reset_without_system_calls() {
                 cycle(&mut buf);
             }
         });
-        assert_eq!(calls, Calls::NONE, "{name}: {calls}");
+        assert_eq!(calls, Calls::ZERO, "{name}: {calls}");
     }
     run(
         "AutoscalingAllocBuffer::new()",

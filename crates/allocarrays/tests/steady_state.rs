@@ -4,16 +4,13 @@
 use allocarrays::{infer_batch, with_allocator, AllocArray, BumperAllocator, CheckedAllocArray};
 use ndarray::{Array1, Ix1, Ix2};
 
-#[path = "common/thread_counting.rs"]
-mod thread_counting;
+use bench_support::counting::{counted, Counting};
 
 #[global_allocator]
-static GLOBAL: thread_counting::ThreadCounting = thread_counting::ThreadCounting;
+static GLOBAL: Counting<std::alloc::System> = Counting::new(std::alloc::System);
 
 fn calls_during(f: impl FnOnce()) -> usize {
-    let before = thread_counting::thread_calls();
-    f();
-    (thread_counting::thread_calls() - before) as usize
+    counted(f).1.calls() as usize
 }
 
 const ITERATIONS: usize = if cfg!(miri) { 3 } else { 100 };

@@ -1,24 +1,21 @@
 //! Arena routing with `ArenaRouter` installed as this test binary's global allocator, over a
 //! wrapped allocator that counts the calls it gets per thread.
 
-use std::alloc::Layout;
+use std::alloc::{Layout, System};
 use std::collections::HashMap;
 use std::sync::mpsc;
 
 use arena_router::{arena_routing_active, without_arena, ArenaRouter, HeapArena, HeapArenaOptions};
 
-#[path = "common/thread_counting.rs"]
-mod thread_counting;
-
-use thread_counting::ThreadCounting as Counting;
+use bench_support::counting::{thread_counts, Counting};
 
 /// Calls to the wrapped allocator made by this thread so far.
 fn inner_calls() -> u64 {
-    thread_counting::thread_calls()
+    thread_counts().calls()
 }
 
 #[global_allocator]
-static GLOBAL: ArenaRouter<Counting> = ArenaRouter::new(Counting);
+static GLOBAL: ArenaRouter<Counting<System>> = ArenaRouter::new(Counting::new(System));
 
 fn strict() -> HeapArena {
     HeapArena::with_options(HeapArenaOptions::new().strict(true))

@@ -1,67 +1,22 @@
 //! System allocator calls in steady-state scope loops, counted by a counting global allocator
-//! installed in this test binary.
-//!
-//! The tests run one at a time (a lock) because the counters are process-wide.
+//! installed in this test binary. The counters are per thread, so the tests can run in
+//! parallel: each counts only what its own thread does.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::alloc::System;
 
+use bench_support::counting::{counted, Counting};
 use bumper::{AllocBuffer, Buffer, SlabBuffer};
 
-/// Counts `alloc`/`realloc` calls made on the current thread while counting is on.
-struct Counting;
-
-static CALLS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-fn counting_here() -> bool {
-    COUNTING.try_with(|c| c.get()).unwrap_or(false)
-}
-
-// SAFETY: forwards every call to `System` unchanged; the counter has no effect on the memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if counting_here() {
-            CALLS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: the caller's contract is passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if counting_here() {
-            CALLS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if counting_here() {
-            CALLS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+/// Forwards to `System`, counting the calls each thread makes.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-static SERIAL: Mutex<()> = Mutex::new(());
+static GLOBAL: Counting<System> = Counting::new(System);
 
 /// Loop length: shorter under Miri, which interprets every instruction.
 const ITERATIONS: usize = if cfg!(miri) { 20 } else { 1000 };
 
-/// System allocator calls `f` makes on this thread.
+/// System allocator calls (allocations, reallocations and frees) `f` makes on this thread.
 fn calls_during(f: impl FnOnce()) -> usize {
-    let before = CALLS.load(Ordering::Relaxed);
-    COUNTING.with(|c| c.set(true));
-    f();
-    COUNTING.with(|c| c.set(false));
-    CALLS.load(Ordering::Relaxed) - before
+    counted(f).1.calls() as usize
 }
 
 /// The seed's `f(x)`.
@@ -75,7 +30,6 @@ fn f(x: &[i64], buf: &mut impl Buffer) -> i64 {
 
 #[test]
 fn the_counter_sees_heap_allocations() {
-    let _serial = SERIAL.lock().unwrap();
     let n = calls_during(|| {
         let v: Vec<u64> = std::hint::black_box((0..100).collect());
         drop(v);
@@ -85,7 +39,6 @@ fn the_counter_sees_heap_allocations() {
 
 #[test]
 fn steady_state_scope_loops_make_no_system_allocations() {
-    let _serial = SERIAL.lock().unwrap();
     let x: Vec<i64> = (1..=30).collect();
     let mut fixed = AllocBuffer::with_capacity(1 << 16);
     let mut slab: SlabBuffer = SlabBuffer::new();
@@ -119,7 +72,6 @@ fn steady_state_scope_loops_make_no_system_allocations() {
 /// needs a second one. The slab is made once and kept: no system allocation per iteration.
 #[test]
 fn the_slab_boundary_loop_costs_no_allocation_per_iteration() {
-    let _serial = SERIAL.lock().unwrap();
     const N: usize = 1 << 16;
     let mut buf: SlabBuffer<N> = SlabBuffer::new();
     let mut iterations = 0;
@@ -152,7 +104,6 @@ fn the_slab_boundary_loop_costs_no_allocation_per_iteration() {
 /// Big requests are separate allocations: one alloc and one free per scope, and nothing else.
 #[test]
 fn big_requests_cost_exactly_one_alloc_and_one_free() {
-    let _serial = SERIAL.lock().unwrap();
     let mut buf: SlabBuffer<4096> = SlabBuffer::new();
     buf.no_escape(|s| {
         s.alloc(0u8);

@@ -1,6 +1,7 @@
 //! A global allocator built as a stack of small layers, each a [`GlobalAlloc`] wrapping the next:
 //!
-//! - [`Counting<A>`] counts the calls that reach it (per thread), then forwards them to `A`;
+//! - [`Counting<A>`] (from `bench-support`) counts the calls that reach it (per thread), then
+//!   forwards them to `A`;
 //! - [`Switch`] sends new allocations to the system allocator or to mimalloc, whichever
 //!   [`set_backend`] chose last, and every free or resize to the one that owns the pointer, so
 //!   the backend can change while memory of the other one is still alive.
@@ -17,7 +18,6 @@
 //! ```
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::ffi::c_void;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -25,128 +25,9 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use libmimalloc_sys as mi;
 
 // ---------------------------------------------------------------------------------------------
-// Counting.
+// Counting: the shared counting allocator, which counts per thread.
 
-/// Forwards every call to `A`, counting on the calling thread the allocations (`alloc`,
-/// `alloc_zeroed`, `realloc`), the bytes they ask for, and the frees.
-///
-/// The counters are per thread, so concurrent threads (tests running in parallel, say) don't
-/// disturb one another's figures; read them with [`thread_counts`].
-#[derive(Debug, Default)]
-pub struct Counting<A>(A);
-
-impl<A> Counting<A> {
-    /// Counts the calls to `inner`.
-    pub const fn new(inner: A) -> Self {
-        Counting(inner)
-    }
-}
-
-/// Allocator calls made on one thread.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    /// `alloc` + `alloc_zeroed` + `realloc` calls.
-    pub allocs: u64,
-    /// Bytes asked for by those calls (the new size, for `realloc`).
-    pub bytes: u64,
-    /// `dealloc` calls.
-    pub frees: u64,
-}
-
-impl std::ops::Sub for Counts {
-    type Output = Counts;
-
-    fn sub(self, earlier: Counts) -> Counts {
-        Counts {
-            allocs: self.allocs - earlier.allocs,
-            bytes: self.bytes - earlier.bytes,
-            frees: self.frees - earlier.frees,
-        }
-    }
-}
-
-impl std::ops::AddAssign for Counts {
-    fn add_assign(&mut self, other: Counts) {
-        self.allocs += other.allocs;
-        self.bytes += other.bytes;
-        self.frees += other.frees;
-    }
-}
-
-std::thread_local! {
-    // `const` and without destructors: usable from inside the allocator at any point of a
-    // thread's life, and never allocating themselves.
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-    static BYTES: Cell<u64> = const { Cell::new(0) };
-    static FREES: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Set by the first call that reaches a [`Counting`] layer: tells whether the figures mean
-/// anything in this process.
-static COUNTING_ACTIVE: AtomicBool = AtomicBool::new(false);
-
-fn bump(counter: &'static std::thread::LocalKey<Cell<u64>>, by: u64) {
-    // `try_with`: a thread-local without destructor is always there, but a failure must never
-    // turn into a panic inside the allocator.
-    let _ = counter.try_with(|c| c.set(c.get() + by));
-}
-
-#[inline]
-fn count_alloc(bytes: usize) {
-    bump(&ALLOCS, 1);
-    bump(&BYTES, bytes as u64);
-    if !COUNTING_ACTIVE.load(Ordering::Relaxed) {
-        COUNTING_ACTIVE.store(true, Ordering::Relaxed);
-    }
-}
-
-/// The calls counted on this thread so far.
-pub fn thread_counts() -> Counts {
-    let read = |c: &'static std::thread::LocalKey<Cell<u64>>| c.try_with(Cell::get).unwrap_or(0);
-    Counts {
-        allocs: read(&ALLOCS),
-        bytes: read(&BYTES),
-        frees: read(&FREES),
-    }
-}
-
-/// Whether a [`Counting`] layer is installed (it has seen a call): without one, every count
-/// stays zero.
-pub fn counting_active() -> bool {
-    COUNTING_ACTIVE.load(Ordering::Relaxed)
-}
-
-// SAFETY: every method forwards to `A` with the caller's arguments unchanged and returns its
-// result, so it keeps `A`'s guarantees; the counters are thread-locals that never allocate.
-unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
-    #[inline]
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_alloc(layout.size());
-        // SAFETY: the caller's contract for `GlobalAlloc::alloc`, passed on.
-        unsafe { self.0.alloc(layout) }
-    }
-
-    #[inline]
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_alloc(layout.size());
-        // SAFETY: the caller's contract for `GlobalAlloc::alloc_zeroed`, passed on.
-        unsafe { self.0.alloc_zeroed(layout) }
-    }
-
-    #[inline]
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        bump(&FREES, 1);
-        // SAFETY: the caller's contract for `GlobalAlloc::dealloc`, passed on.
-        unsafe { self.0.dealloc(ptr, layout) }
-    }
-
-    #[inline]
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_alloc(new_size);
-        // SAFETY: the caller's contract for `GlobalAlloc::realloc`, passed on.
-        unsafe { self.0.realloc(ptr, layout, new_size) }
-    }
-}
+pub use bench_support::counting::{counting_active, thread_counts, Counting, Counts};
 
 // ---------------------------------------------------------------------------------------------
 // Switch.
@@ -178,6 +59,13 @@ impl Backend {
             Backend::System => "System",
             Backend::Mimalloc => "mimalloc",
         }
+    }
+}
+
+/// Serialized as its [name](Backend::name).
+impl serde::Serialize for Backend {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
     }
 }
 
@@ -348,30 +236,5 @@ mod tests {
             assert!(owned_by_mimalloc(mim));
             switch.dealloc(mim, Layout::from_size_align(1 << 20, 16).unwrap());
         }
-    }
-
-    #[test]
-    fn counts_subtract_and_add() {
-        let a = Counts {
-            allocs: 5,
-            bytes: 100,
-            frees: 4,
-        };
-        let b = Counts {
-            allocs: 2,
-            bytes: 40,
-            frees: 1,
-        };
-        let mut d = a - b;
-        assert_eq!(
-            d,
-            Counts {
-                allocs: 3,
-                bytes: 60,
-                frees: 3
-            }
-        );
-        d += b;
-        assert_eq!(d, a);
     }
 }

@@ -1,10 +1,10 @@
 //! The command line: options, the measurements in order, and the outputs (tables on stdout,
 //! `--json`, `--svg`, `--svg-dir`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::report::Report;
-use crate::{alloc_stack, digits, fx, json, reduction, svg};
+use crate::{alloc_stack, digits, fx, reduction, svg};
 
 /// The usage text.
 pub const USAGE: &str = "\
@@ -45,35 +45,50 @@ pub struct Options {
 impl Options {
     /// Parses the arguments (without the program name). `Err` holds the message to print.
     pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+        use lexopt::Arg::{Long, Short};
         let mut opts = Options::default();
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let mut value = |name: &str| {
-                args.next()
-                    .ok_or_else(|| format!("{name} needs a value\n\n{USAGE}"))
-            };
-            match arg.as_str() {
-                "--quick" => opts.quick = true,
-                "--rounds" => opts.rounds = Some(positive("--rounds", value("--rounds")?)?),
-                "--images" => opts.images = Some(positive("--images", value("--images")?)?),
-                "--batch" => opts.batch = Some(positive("--batch", value("--batch")?)?),
-                "--len" => opts.len = Some(positive("--len", value("--len")?)?),
-                "--json" => opts.json = Some(value("--json")?.into()),
-                "--svg" => opts.svg = Some(value("--svg")?.into()),
-                "--svg-dir" => opts.svg_dir = Some(value("--svg-dir")?.into()),
-                "-h" | "--help" => return Err(USAGE.to_string()),
-                other => return Err(format!("unknown argument: {other}\n\n{USAGE}")),
+        let mut parser = lexopt::Parser::from_args(args);
+        while let Some(arg) = parser.next().map_err(|e| format!("{e}\n\n{USAGE}"))? {
+            match arg {
+                Long("quick") => opts.quick = true,
+                Long("rounds") => opts.rounds = Some(positive(&mut parser, "--rounds")?),
+                Long("images") => opts.images = Some(positive(&mut parser, "--images")?),
+                Long("batch") => opts.batch = Some(positive(&mut parser, "--batch")?),
+                Long("len") => opts.len = Some(positive(&mut parser, "--len")?),
+                Long("json") => opts.json = Some(value(&mut parser, "--json")?.into()),
+                Long("svg") => opts.svg = Some(value(&mut parser, "--svg")?.into()),
+                Long("svg-dir") => opts.svg_dir = Some(value(&mut parser, "--svg-dir")?.into()),
+                Short('h') | Long("help") => return Err(USAGE.to_string()),
+                other => {
+                    let name = match other {
+                        Long(name) => format!("--{name}"),
+                        Short(c) => format!("-{c}"),
+                        lexopt::Arg::Value(v) => v.to_string_lossy().into_owned(),
+                    };
+                    return Err(format!("unknown argument: {name}\n\n{USAGE}"));
+                }
             }
         }
         Ok(opts)
     }
 }
 
-/// `text` as a positive number, or the message for option `name`.
-fn positive(name: &str, text: String) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("{name}: not a positive number: {text}\n\n{USAGE}")),
+/// The value of option `name`, or the message saying it is missing.
+fn value(parser: &mut lexopt::Parser, name: &str) -> Result<std::ffi::OsString, String> {
+    parser
+        .value()
+        .map_err(|_| format!("{name} needs a value\n\n{USAGE}"))
+}
+
+/// The value of option `name` as a positive number, or the message for it.
+fn positive(parser: &mut lexopt::Parser, name: &str) -> Result<usize, String> {
+    let text = value(parser, name)?;
+    match text.to_str().and_then(|t| t.parse::<usize>().ok()) {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "{name}: not a positive number: {}\n\n{USAGE}",
+            text.to_string_lossy()
+        )),
     }
 }
 
@@ -179,35 +194,45 @@ pub fn measure(sizes: &Sizes, quick: bool) -> Report {
 }
 
 /// Writes `text` to `path`, with the path in the error.
-fn write(path: &std::path::Path, text: &str) -> Result<(), String> {
+fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Writes the files `opts` ask for.
 pub fn write_outputs(report: &Report, opts: &Options) -> Result<(), String> {
     if let Some(path) = &opts.json {
-        write(path, &json::report(report).pretty())?;
+        write(path, &report.json())?;
     }
     if let Some(path) = &opts.svg {
-        let charts = [
-            svg::time_chart(&report.digits),
-            svg::allocs_chart(&report.digits),
-        ];
-        write(path, &svg::document(&charts))?;
+        write_combined_svg(report, path)?;
     }
     if let Some(dir) = &opts.svg_dir {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        for (name, w) in [("digits", &report.digits), ("reduction", &report.reduction)] {
-            write(
-                &dir.join(format!("{name}_time.svg")),
-                &svg::document(&[svg::time_chart(w)]),
-            )?;
-            write(
-                &dir.join(format!("{name}_allocs.svg")),
-                &svg::document(&[svg::allocs_chart(w)]),
-            )?;
-        }
+        write_svg_dir(report, dir)?;
+    }
+    Ok(())
+}
+
+/// The DigitsModel's two charts (time, allocator calls) in one SVG file.
+fn write_combined_svg(report: &Report, path: &Path) -> Result<(), String> {
+    let charts = [
+        svg::time_chart(&report.digits),
+        svg::allocs_chart(&report.digits),
+    ];
+    write(path, &svg::document(&charts))
+}
+
+/// One SVG file per chart in `dir`: `{digits,reduction}_{time,allocs}.svg`.
+fn write_svg_dir(report: &Report, dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    for (name, w) in [("digits", &report.digits), ("reduction", &report.reduction)] {
+        write(
+            &dir.join(format!("{name}_time.svg")),
+            &svg::document(&[svg::time_chart(w)]),
+        )?;
+        write(
+            &dir.join(format!("{name}_allocs.svg")),
+            &svg::document(&[svg::allocs_chart(w)]),
+        )?;
     }
     Ok(())
 }
@@ -266,5 +291,14 @@ mod tests {
             .unwrap_err()
             .contains("unknown argument"));
         assert!(parse(&["--help"]).unwrap_err().starts_with("usage:"));
+        assert!(parse(&["--len", "x"])
+            .unwrap_err()
+            .contains("not a positive number: x"));
+        assert!(parse(&["-q"]).unwrap_err().contains("unknown argument: -q"));
+        assert!(parse(&["stray"])
+            .unwrap_err()
+            .contains("unknown argument: stray"));
+        let joined = parse(&["--batch=4", "--svg=a.svg"]).unwrap();
+        assert_eq!((joined.batch, joined.svg), (Some(4), Some("a.svg".into())));
     }
 }

@@ -13,9 +13,11 @@ use allocarrays::{
 use ndarray::{s, Array2, Array4, ArrayView2, Axis, Ix4};
 
 use crate::alloc_stack::{per_backend, Backend};
-use crate::measure::{checked_target, rows_of, time_target, zero_calls_target, Runner, Variant};
+use crate::measure::{
+    checked_target, rows_of, time_target, zero_calls_target, CaseResult, Runner, Variant,
+};
 use crate::model::{random_images, DigitsModel, CLASSES};
-use crate::report::{Target, Workload};
+use crate::report::{Row, Target, Workload};
 
 /// Sizes of the measurement.
 #[derive(Debug, Clone, Copy)]
@@ -81,158 +83,183 @@ fn store(preds: &Predictions, backend: Backend, i: usize, batch: usize, y: Array
     preds.slice_mut(s![start..start + y.nrows(), ..]).assign(&y);
 }
 
-/// Measures inference over `config.images` random images in batches, every variant under both
-/// backends; and checks the targets: every arena variant no slower than `ndarray`, no
-/// allocator calls per batch where the output is copied into the predictions (all arena
-/// variants but `infer_batch`, which returns a new heap array by design), checked within 2x
-/// of unchecked.
-pub fn measure(config: &Config) -> (Workload, Vec<Target>) {
-    let model = DigitsModel::random(MODEL_SEED);
-    let aa_model = model.clone().to_alloc_arrays();
-    let images = random_images(IMAGES_SEED, config.images);
-    let batch = config.batch;
-    // The data, converted once per kind, as the seed's `AllocArray.(data)` (heap copies).
-    let plain_data = batches(&images, batch);
-    let alloc_data: Vec<AllocArray<f32, Ix4>> =
-        plain_data.iter().cloned().map(AllocArray::from).collect();
-    let checked_data: Vec<CheckedAllocArray<f32, Ix4>> = plain_data
-        .iter()
-        .cloned()
-        .map(CheckedAllocArray::from)
-        .collect();
-    let n_batches = plain_data.len();
+/// The variants' names, in table order.
+const NAMES: [&str; 7] = [
+    PLAIN,
+    ALLOC_FIXED,
+    ALLOC_INFER,
+    ALLOC_AUTO,
+    ALLOC_MODEL,
+    CHECKED,
+    ROUTED,
+];
 
-    // Each arena variant has one allocator per backend, whose buffer comes from that backend.
-    let fixed_arena = || BumperAllocator::with_capacity(FIXED_ARENA_BYTES);
-    let fixed = per_backend(fixed_arena);
-    let fixed_infer = per_backend(fixed_arena);
-    let fixed_model = per_backend(fixed_arena);
-    let fixed_checked = per_backend(fixed_arena);
-    let auto = per_backend(BumperAllocator::default);
-    let heap = per_backend(HeapArena::new);
+/// Whether each variant of [`NAMES`] runs in an arena.
+const IN_ARENA: [bool; 7] = [false, true, true, true, true, true, true];
 
-    let names = [
-        PLAIN,
-        ALLOC_FIXED,
-        ALLOC_INFER,
-        ALLOC_AUTO,
-        ALLOC_MODEL,
-        CHECKED,
-        ROUTED,
-    ];
-    let arena = [false, true, true, true, true, true, true];
-    let preds: Vec<Predictions> = names.iter().map(|_| predictions(config.images)).collect();
-    let p = &preds;
-    let (model, aa_model) = (&model, &aa_model);
-    let (plain_data, alloc_data, checked_data) = (&plain_data, &alloc_data, &checked_data);
-    let (fixed, fixed_infer, fixed_model, fixed_checked, auto, heap) = (
-        &fixed,
-        &fixed_infer,
-        &fixed_model,
-        &fixed_checked,
-        &auto,
-        &heap,
-    );
+/// The model and the data, on the heap and as arena arrays, made once before measuring.
+struct Inputs {
+    model: DigitsModel,
+    aa_model: <DigitsModel as ToAllocArrays>::Output,
+    plain: Vec<Array4<f32>>,
+    alloc: Vec<AllocArray<f32, Ix4>>,
+    checked: Vec<CheckedAllocArray<f32, Ix4>>,
+}
 
-    let steps: Vec<Box<dyn FnMut(usize, Backend) + '_>> = vec![
-        Box::new(move |i, backend| {
-            let y = model.forward(black_box(&plain_data[i]));
-            store(&p[0], backend, i, batch, y.view());
-        }),
-        Box::new(move |i, backend| {
-            in_arena(&fixed[backend.index()], || {
-                let y = model.forward(black_box(&alloc_data[i]));
-                store(&p[1], backend, i, batch, y.view());
-            })
-        }),
-        Box::new(move |i, backend| {
+impl Inputs {
+    fn new(config: &Config) -> Inputs {
+        let model = DigitsModel::random(MODEL_SEED);
+        let aa_model = model.clone().to_alloc_arrays();
+        let images = random_images(IMAGES_SEED, config.images);
+        // The data, converted once per kind, as the seed's `AllocArray.(data)` (heap copies).
+        let plain = batches(&images, config.batch);
+        let alloc = plain.iter().cloned().map(AllocArray::from).collect();
+        let checked = plain.iter().cloned().map(CheckedAllocArray::from).collect();
+        Inputs {
+            model,
+            aa_model,
+            plain,
+            alloc,
+            checked,
+        }
+    }
+}
+
+/// An arena of [`FIXED_ARENA_BYTES`].
+type FixedArena = BumperAllocator<bumper::AllocBuffer<'static>>;
+
+/// The arenas of the arena variants: each has one allocator per backend, whose buffer comes
+/// from that backend.
+struct Arenas {
+    fixed: [FixedArena; 2],
+    fixed_infer: [FixedArena; 2],
+    fixed_model: [FixedArena; 2],
+    fixed_checked: [FixedArena; 2],
+    auto: [BumperAllocator; 2],
+    heap: [HeapArena; 2],
+}
+
+impl Arenas {
+    fn new() -> Arenas {
+        let fixed_arena = || BumperAllocator::with_capacity(FIXED_ARENA_BYTES);
+        Arenas {
+            fixed: per_backend(fixed_arena),
+            fixed_infer: per_backend(fixed_arena),
+            fixed_model: per_backend(fixed_arena),
+            fixed_checked: per_backend(fixed_arena),
+            auto: per_backend(BumperAllocator::default),
+            heap: per_backend(HeapArena::new),
+        }
+    }
+}
+
+/// A boxed step of the runner.
+type Step<'a> = Box<dyn FnMut(usize, Backend) + 'a>;
+
+/// A step that runs `f` with the arena of the step's backend as the current allocator, then
+/// resets that arena.
+fn arena_step<'a, A: ArrayAllocator>(
+    arenas: &'a [A; 2],
+    f: impl Fn(usize, Backend) + 'a,
+) -> Step<'a> {
+    Box::new(move |i, backend| in_arena(&arenas[backend.index()], || f(i, backend)))
+}
+
+/// One step per variant of [`NAMES`]: batch `i` through the model under the given backend,
+/// the output stored in the variant's predictions `preds[v]`.
+fn steps<'a>(
+    inputs: &'a Inputs,
+    arenas: &'a Arenas,
+    preds: &'a [Predictions],
+    batch: usize,
+) -> Vec<Step<'a>> {
+    let (model, aa_model) = (&inputs.model, &inputs.aa_model);
+    let (plain, alloc, checked) = (&inputs.plain, &inputs.alloc, &inputs.checked);
+    // Batch `i` of each kind of input through the model, into the predictions of variant `v`.
+    let plain_batch = move |v: usize, i: usize, b: Backend| {
+        store(
+            &preds[v],
+            b,
+            i,
+            batch,
+            model.forward(black_box(&plain[i])).view(),
+        );
+    };
+    let alloc_batch = move |v: usize, i: usize, b: Backend| {
+        store(
+            &preds[v],
+            b,
+            i,
+            batch,
+            model.forward(black_box(&alloc[i])).view(),
+        );
+    };
+    vec![
+        Box::new(move |i, b| plain_batch(0, i, b)),
+        arena_step(&arenas.fixed, move |i, b| alloc_batch(1, i, b)),
+        Box::new(move |i, b| {
             let y = infer_batch(
-                &fixed_infer[backend.index()],
+                &arenas.fixed_infer[b.index()],
                 |x: AllocArray<f32, Ix4>| model.forward(&x),
-                black_box(&plain_data[i]).view(),
+                black_box(&plain[i]).view(),
             );
-            store(&p[2], backend, i, batch, y.view());
+            store(&preds[2], b, i, batch, y.view());
         }),
-        Box::new(move |i, backend| {
-            in_arena(&auto[backend.index()], || {
-                let y = model.forward(black_box(&alloc_data[i]));
-                store(&p[3], backend, i, batch, y.view());
-            })
+        arena_step(&arenas.auto, move |i, b| alloc_batch(3, i, b)),
+        arena_step(&arenas.fixed_model, move |i, b| {
+            let y = aa_model.forward(black_box(&alloc[i]));
+            store(&preds[4], b, i, batch, y.view());
         }),
-        Box::new(move |i, backend| {
-            in_arena(&fixed_model[backend.index()], || {
-                let y = aa_model.forward(black_box(&alloc_data[i]));
-                store(&p[4], backend, i, batch, y.view());
-            })
+        arena_step(&arenas.fixed_checked, move |i, b| {
+            let y = model.forward(black_box(&checked[i]));
+            store(&preds[5], b, i, batch, y.view());
         }),
-        Box::new(move |i, backend| {
-            in_arena(&fixed_checked[backend.index()], || {
-                let y = model.forward(black_box(&checked_data[i]));
-                store(&p[5], backend, i, batch, y.view());
-            })
-        }),
-        Box::new(move |i, backend| {
-            let arena = &heap[backend.index()];
-            arena.scope(|| {
-                let y = model.forward(black_box(&plain_data[i]));
-                store(&p[6], backend, i, batch, y.view());
-            });
+        Box::new(move |i, b| {
+            let arena = &arenas.heap[b.index()];
+            arena.scope(|| plain_batch(6, i, b));
             // A lenient arena: the reset always succeeds.
             let _ = arena.reset();
         }),
-    ];
-    // Enough batches for the autoscaling buffer to settle (it re-sizes at its sixth reset at the
-    // latest).
-    let warmup = 8usize.div_ceil(n_batches);
-    let mut runner = Runner {
-        variants: names
-            .iter()
-            .zip(arena)
-            .zip(steps)
-            .map(|((&name, arena), step)| Variant {
-                name,
-                arena,
-                units: n_batches,
-                step,
-            })
-            .collect(),
-        rounds: config.rounds,
-        warmup,
-    };
-    let results = runner.run();
-    drop(runner);
+    ]
+}
 
+/// The largest absolute difference of variant `v`'s predictions under backend `b` from the
+/// plain variant's under System.
+fn max_abs_diff(preds: &[Predictions], v: usize, b: usize) -> f64 {
     let reference = preds[0][0].borrow();
-    let diff = |v: usize, b: usize| {
-        let other = preds[v][b].borrow();
-        let d = ndarray::Zip::from(&*reference)
-            .and(&*other)
-            .fold(0.0f32, |acc, &x, &y| acc.max((x - y).abs()));
-        Some(f64::from(d))
-    };
-    let rows = rows_of(&names, &arena, &results, diff, true);
-    let key = "digits";
-    let in_arena_variants = [
-        ALLOC_FIXED,
-        ALLOC_INFER,
-        ALLOC_AUTO,
-        ALLOC_MODEL,
-        CHECKED,
-        ROUTED,
-    ];
-    let targets = vec![
-        time_target(key, &rows, &in_arena_variants, Backend::System, 1.0),
-        time_target(key, &rows, &in_arena_variants, Backend::Mimalloc, 1.0),
+    let other = preds[v][b].borrow();
+    let d = ndarray::Zip::from(&*reference)
+        .and(&*other)
+        .fold(0.0f32, |acc, &x, &y| acc.max((x - y).abs()));
+    f64::from(d)
+}
+
+/// The targets: every arena variant no slower than `ndarray` under either backend, no
+/// allocator calls per batch where the output is copied into the predictions, checked within
+/// 2x of unchecked.
+fn targets(rows: &[Row], results: &[[CaseResult; 2]]) -> Vec<Target> {
+    let in_arena_variants = &NAMES[1..];
+    vec![
+        time_target(KEY, rows, in_arena_variants, Backend::System, 1.0),
+        time_target(KEY, rows, in_arena_variants, Backend::Mimalloc, 1.0),
         zero_calls_target(
-            key,
+            KEY,
             "batch",
-            &rows,
+            rows,
             &[ALLOC_FIXED, ALLOC_AUTO, ALLOC_MODEL, CHECKED, ROUTED],
         ),
-        checked_target(key, &names, &results, (CHECKED, ALLOC_FIXED), 2.0),
-    ];
-    let workload = Workload {
-        key,
+        checked_target(KEY, &NAMES, results, (CHECKED, ALLOC_FIXED), 2.0),
+    ]
+}
+
+/// The workload's key in the report.
+const KEY: &str = "digits";
+
+/// The workload of `rows`, with its titles and what was measured.
+fn workload(config: &Config, n_batches: usize, warmup: usize, rows: Vec<Row>) -> Workload {
+    let batch = config.batch;
+    Workload {
+        key: KEY,
         name: format!("DigitsModel, batches of {batch}"),
         title: format!(
             "DigitsModel inference, {} random 28x28 images in batches of {batch}",
@@ -263,8 +290,44 @@ pub fn measure(config: &Config) -> (Workload, Vec<Target>) {
         ],
         baseline: PLAIN.to_string(),
         rows,
+    }
+}
+
+/// Measures inference over `config.images` random images in batches, every variant under both
+/// backends; and checks the targets: every arena variant no slower than `ndarray`, no
+/// allocator calls per batch where the output is copied into the predictions (all arena
+/// variants but `infer_batch`, which returns a new heap array by design), checked within 2x
+/// of unchecked.
+pub fn measure(config: &Config) -> (Workload, Vec<Target>) {
+    let inputs = Inputs::new(config);
+    let arenas = Arenas::new();
+    let n_batches = inputs.plain.len();
+    let preds: Vec<Predictions> = NAMES.iter().map(|_| predictions(config.images)).collect();
+    // Enough batches for the autoscaling buffer to settle (it re-sizes at its sixth reset at the
+    // latest).
+    let warmup = 8usize.div_ceil(n_batches);
+    let mut runner = Runner {
+        variants: NAMES
+            .iter()
+            .zip(IN_ARENA)
+            .zip(steps(&inputs, &arenas, &preds, config.batch))
+            .map(|((&name, arena), step)| Variant {
+                name,
+                arena,
+                units: n_batches,
+                step,
+            })
+            .collect(),
+        rounds: config.rounds,
+        warmup,
     };
-    (workload, targets)
+    let results = runner.run();
+    drop(runner);
+
+    let diff = |v: usize, b: usize| Some(max_abs_diff(&preds, v, b));
+    let rows = rows_of(&NAMES, &IN_ARENA, &results, diff, true);
+    let targets = targets(&rows, &results);
+    (workload(config, n_batches, warmup, rows), targets)
 }
 
 #[cfg(test)]
@@ -279,18 +342,8 @@ mod tests {
             rounds: 1,
         });
         assert_eq!(targets.len(), 4);
-        assert_eq!(
-            w.variants(),
-            [
-                PLAIN,
-                ALLOC_FIXED,
-                ALLOC_INFER,
-                ALLOC_AUTO,
-                ALLOC_MODEL,
-                CHECKED,
-                ROUTED
-            ]
-        );
+        assert_eq!(w.variants(), NAMES);
+        assert_eq!(w.rows.len(), 2 * NAMES.len());
         for row in &w.rows {
             assert!(row.max_abs_diff.unwrap() <= 1e-6, "{row:?}");
             assert!(row.total_ms.is_some());

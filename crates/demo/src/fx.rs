@@ -127,7 +127,7 @@ pub fn measure(config: &Config) -> FxReport {
                     variant: v.name.to_string(),
                     ns_per_call: ns,
                     vs_heap: ns / heap,
-                    allocs_per_call: v.counts.allocs as f64 / total_calls,
+                    allocs_per_call: v.counts.allocating() as f64 / total_calls,
                     bytes_per_call: v.counts.bytes as f64 / total_calls,
                 }
             })

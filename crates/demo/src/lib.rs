@@ -9,15 +9,14 @@
 //!
 //! Every variant runs under the system allocator and under mimalloc in the same process, through
 //! the global allocator stack of [`alloc_stack`]; [`measure`] interleaves them, [`faults`] reads
-//! page faults, [`report`] prints Markdown tables, [`json`] and [`svg`] write the figures and
-//! charts, [`cli`] ties it together.
+//! page faults, [`report`] prints Markdown tables and writes the figures as JSON, [`svg`] draws
+//! the charts, [`cli`] ties it together.
 
 pub mod alloc_stack;
 pub mod cli;
 pub mod digits;
 pub mod faults;
 pub mod fx;
-pub mod json;
 pub mod kernels;
 pub mod measure;
 pub mod model;

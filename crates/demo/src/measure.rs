@@ -1,4 +1,4 @@
-//! Measuring: quantiles, a [`Meter`] that adds up the allocator calls and page faults of the
+//! Measuring: a [`Meter`] that adds up the allocator calls and page faults of the
 //! stretches of work it is wrapped around, and a [`Runner`] that runs the variants of a
 //! workload interleaved, each under both backends.
 
@@ -8,29 +8,7 @@ use crate::alloc_stack::{thread_counts, with_backend, Backend, Counts};
 use crate::faults::minor_faults;
 use crate::report::{Row, Target};
 
-/// The `q` quantile (0 ..= 1) of `values`, by the nearest rank; NaN when there are none.
-pub fn quantile(values: &[f64], q: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let rank = (q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank]
-}
-
-/// The median of `values`.
-pub fn median(values: &[f64]) -> f64 {
-    quantile(values, 0.5)
-}
-
-/// The median of `a[i] / b[i]`: the ratio of two things measured in the same rounds, each
-/// round's noise hitting both.
-pub fn paired_ratio(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len(), "paired samples");
-    let ratios: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
-    median(&ratios)
-}
+pub use bench_support::stats::{median, paired_ratio, quantile};
 
 /// Allocator calls and page faults added up over measured stretches of work on this thread.
 #[derive(Debug, Clone, Copy)]
@@ -78,9 +56,9 @@ impl Meter {
         (result, ns)
     }
 
-    /// Allocator calls per unit.
+    /// Allocating calls (`alloc`, `alloc_zeroed`, `realloc`) per unit.
     pub fn allocs_per_unit(&self) -> f64 {
-        self.counts.allocs as f64 / self.units.max(1) as f64
+        self.counts.allocating() as f64 / self.units.max(1) as f64
     }
 
     /// Bytes asked for per unit.
@@ -147,58 +125,70 @@ impl Runner<'_> {
     /// Runs the rounds. The result has one entry per variant, with one result per backend in
     /// the order of [`Backend::ALL`].
     pub fn run(&mut self) -> Vec<[CaseResult; 2]> {
-        let mut results: Vec<[CaseResult; 2]> = self
-            .variants
+        let mut results = self.empty_results();
+        let n = self.variants.len();
+        for round in 0..self.warmup + self.rounds {
+            let measured = round >= self.warmup;
+            for k in 0..n {
+                let index = (round + k) % n;
+                for b in 0..2 {
+                    let b = if round % 2 == 0 { b } else { 1 - b };
+                    run_case(
+                        &mut self.variants[index],
+                        &mut results[index][b],
+                        Backend::ALL[b],
+                        measured,
+                    );
+                }
+            }
+        }
+        results
+    }
+
+    /// One empty result per variant and backend, with room reserved for every sample: pushing
+    /// must not allocate while measuring.
+    fn empty_results(&self) -> Vec<[CaseResult; 2]> {
+        self.variants
             .iter()
             .map(|v| {
                 std::array::from_fn(|_| CaseResult {
-                    // Reserved up front: pushing must not allocate while measuring.
                     unit_ns: Vec::with_capacity(self.rounds * v.units),
                     round_median_ns: Vec::with_capacity(self.rounds),
                     round_ns: Vec::with_capacity(self.rounds),
                     meter: Meter::new(),
                 })
             })
-            .collect();
-        let n = self.variants.len();
-        for round in 0..self.warmup + self.rounds {
-            let measured = round >= self.warmup;
-            for k in 0..n {
-                let index = (round + k) % n;
-                let variant = &mut self.variants[index];
-                for b in 0..2 {
-                    let b = if round % 2 == 0 { b } else { 1 - b };
-                    let backend = Backend::ALL[b];
-                    let result = &mut results[index][b];
-                    let mut scratch = Meter::new();
-                    let meter = if measured {
-                        &mut result.meter
-                    } else {
-                        &mut scratch
-                    };
-                    let units = variant.units;
-                    let step = &mut variant.step;
-                    let unit_ns = &mut result.unit_ns;
-                    let ((), ns) = with_backend(backend, || {
-                        meter.measure(units as u64, || {
-                            for i in 0..units {
-                                let start = Instant::now();
-                                step(i, backend);
-                                if measured {
-                                    unit_ns.push(start.elapsed().as_nanos() as f64);
-                                }
-                            }
-                        })
-                    });
-                    if measured {
-                        result.round_ns.push(ns);
-                        let this_round = &result.unit_ns[result.unit_ns.len() - units..];
-                        result.round_median_ns.push(median(this_round));
-                    }
+            .collect()
+    }
+}
+
+/// One round of `variant` under `backend`: every unit timed and, if the round is `measured`,
+/// recorded in `result` (unit times, the round's time and median, calls and faults).
+fn run_case(variant: &mut Variant<'_>, result: &mut CaseResult, backend: Backend, measured: bool) {
+    let mut scratch = Meter::new();
+    let meter = if measured {
+        &mut result.meter
+    } else {
+        &mut scratch
+    };
+    let units = variant.units;
+    let step = &mut variant.step;
+    let unit_ns = &mut result.unit_ns;
+    let ((), ns) = with_backend(backend, || {
+        meter.measure(units as u64, || {
+            for i in 0..units {
+                let start = Instant::now();
+                step(i, backend);
+                if measured {
+                    unit_ns.push(start.elapsed().as_nanos() as f64);
                 }
             }
-        }
-        results
+        })
+    });
+    if measured {
+        result.round_ns.push(ns);
+        let this_round = &result.unit_ns[result.unit_ns.len() - units..];
+        result.round_median_ns.push(median(this_round));
     }
 }
 
@@ -323,21 +313,6 @@ pub fn checked_target(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quantiles_by_nearest_rank() {
-        let v = [5.0, 1.0, 4.0, 2.0, 3.0];
-        assert_eq!(median(&v), 3.0);
-        assert_eq!(quantile(&v, 0.0), 1.0);
-        assert_eq!(quantile(&v, 1.0), 5.0);
-        assert_eq!(quantile(&v, 0.99), 5.0);
-        assert!(median(&[]).is_nan());
-    }
-
-    #[test]
-    fn paired_ratio_is_the_median_of_per_round_ratios() {
-        assert_eq!(paired_ratio(&[2.0, 10.0, 3.0], &[1.0, 4.0, 3.0]), 2.0);
-    }
 
     #[test]
     fn meter_adds_units_and_times() {

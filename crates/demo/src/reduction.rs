@@ -14,8 +14,10 @@ use allocarrays::{
 use ndarray::{Array1, Ix1};
 
 use crate::alloc_stack::{per_backend, Backend};
-use crate::measure::{checked_target, rows_of, time_target, zero_calls_target, Runner, Variant};
-use crate::report::{Target, Workload};
+use crate::measure::{
+    checked_target, rows_of, time_target, zero_calls_target, CaseResult, Runner, Variant,
+};
+use crate::report::{Row, Target, Workload};
 
 /// What `basic_reduction` asks of an array: the seed's `similar`, `.=`, `.+` and `sum`.
 pub trait SeedArray: Sized {
@@ -29,22 +31,29 @@ pub trait SeedArray: Sized {
     fn total(&self) -> f64;
 }
 
+/// The methods of [`SeedArray`] that `ndarray` arrays and arena arrays spell alike.
+macro_rules! spelled_alike {
+    () => {
+        fn assign_from(&mut self, other: &Self) {
+            self.assign(other);
+        }
+
+        fn plus(&self, other: &Self) -> Self {
+            self + other
+        }
+
+        fn total(&self) -> f64 {
+            self.sum()
+        }
+    };
+}
+
 impl SeedArray for Array1<f64> {
     fn similar(&self) -> Self {
         Array1::zeros(self.raw_dim())
     }
 
-    fn assign_from(&mut self, other: &Self) {
-        self.assign(other);
-    }
-
-    fn plus(&self, other: &Self) -> Self {
-        self + other
-    }
-
-    fn total(&self) -> f64 {
-        self.sum()
-    }
+    spelled_alike!();
 }
 
 impl<K: Checking> SeedArray for AllocArrayBase<f64, Ix1, K>
@@ -55,17 +64,7 @@ where
         AllocArrayBase::similar(self)
     }
 
-    fn assign_from(&mut self, other: &Self) {
-        self.assign(other);
-    }
-
-    fn plus(&self, other: &Self) -> Self {
-        self + other
-    }
-
-    fn total(&self) -> f64 {
-        self.sum()
-    }
+    spelled_alike!();
 }
 
 /// The seed's `some_allocating_function`: two copies of `a`, each made with `similar`.
@@ -137,101 +136,68 @@ fn calls_for(target_ms: f64, mut f: impl FnMut()) -> usize {
     ((target_ms / per_call_ms).round() as usize).max(8)
 }
 
-/// Measures `basic_reduction` on `len` ones: plain `ndarray`, `AllocArray` and
-/// `CheckedAllocArray` (each with its own default `BumperAllocator`), under both backends; and
-/// checks the targets: the arena no slower than `ndarray`, no allocator calls, checked within
-/// 2x of unchecked.
-pub fn measure(config: &Config) -> (Workload, Vec<Target>) {
-    let plain = Array1::<f64>::ones(config.len);
-    let alloc_in: AllocArrayBase<f64, Ix1, Unchecked> = AllocArrayBase::from(plain.clone());
-    let checked_in: AllocArrayBase<f64, Ix1, Checked> = AllocArrayBase::from(plain.clone());
-    // One allocator per variant and backend, its buffer from that backend.
-    let alloc_arena = per_backend(BumperAllocator::default);
-    let checked_arena = per_backend(BumperAllocator::default);
-    let heap_arena = per_backend(HeapArena::new);
+/// The variants' names, in table order; the first is the baseline.
+const NAMES: [&str; 4] = [PLAIN, ALLOC, CHECKED, ROUTED];
+/// Whether each variant of [`NAMES`] runs in an arena.
+const IN_ARENA: [bool; 4] = [false, true, true, true];
+/// The workload's key in the report.
+const KEY: &str = "basic_reduction";
+
+/// The input as each kind of array, and each arena variant's arenas (one per backend, each
+/// with its buffer from that backend).
+struct Inputs {
+    plain: Array1<f64>,
+    alloc: AllocArrayBase<f64, Ix1, Unchecked>,
+    checked: AllocArrayBase<f64, Ix1, Checked>,
+    alloc_arena: [BumperAllocator; 2],
+    checked_arena: [BumperAllocator; 2],
+    heap_arena: [HeapArena; 2],
+}
+
+impl Inputs {
+    /// `len` ones, and fresh arenas.
+    fn new(len: usize) -> Inputs {
+        let plain = Array1::<f64>::ones(len);
+        Inputs {
+            alloc: AllocArrayBase::from(plain.clone()),
+            checked: AllocArrayBase::from(plain.clone()),
+            plain,
+            alloc_arena: per_backend(BumperAllocator::default),
+            checked_arena: per_backend(BumperAllocator::default),
+            heap_arena: per_backend(HeapArena::new),
+        }
+    }
+
+    /// Variant `v` of [`NAMES`] once, under the arenas of `backend`.
+    fn call(&self, v: usize, backend: Backend) -> f64 {
+        let b = backend.index();
+        match v {
+            0 => basic_reduction(black_box(&self.plain)),
+            1 => bumper_reduction(&self.alloc_arena[b], black_box(&self.alloc)),
+            2 => bumper_reduction(&self.checked_arena[b], black_box(&self.checked)),
+            _ => routed_reduction(&self.heap_arena[b], black_box(&self.plain)),
+        }
+    }
+}
+
+/// The targets: the arena variants no slower than `ndarray` under either backend, no
+/// allocator calls, checked within 2x of unchecked.
+fn targets(rows: &[Row], results: &[[CaseResult; 2]]) -> Vec<Target> {
+    let in_arena = &NAMES[1..];
+    vec![
+        time_target(KEY, rows, in_arena, Backend::System, 1.0),
+        time_target(KEY, rows, in_arena, Backend::Mimalloc, 1.0),
+        zero_calls_target(KEY, "call", rows, in_arena),
+        checked_target(KEY, &NAMES, results, (CHECKED, ALLOC), 2.0),
+    ]
+}
+
+/// The workload of `rows`, with its titles and what was measured; `units` are the calls per
+/// round of each variant.
+fn workload(config: &Config, units: [usize; 4], rows: Vec<Row>) -> Workload {
     let expected = config.len as f64 * 2.0;
-
-    // Every variant computes the seed's result.
-    assert_eq!(basic_reduction(&plain), expected);
-    assert_eq!(bumper_reduction(&alloc_arena[0], &alloc_in), expected);
-    assert_eq!(bumper_reduction(&checked_arena[0], &checked_in), expected);
-    assert_eq!(routed_reduction(&heap_arena[0], &plain), expected);
-
-    let target = config.round_ms;
-    let units = [
-        calls_for(target, || {
-            black_box(basic_reduction(black_box(&plain)));
-        }),
-        calls_for(target, || {
-            black_box(bumper_reduction(&alloc_arena[0], black_box(&alloc_in)));
-        }),
-        calls_for(target, || {
-            black_box(bumper_reduction(&checked_arena[0], black_box(&checked_in)));
-        }),
-        calls_for(target, || {
-            black_box(routed_reduction(&heap_arena[0], black_box(&plain)));
-        }),
-    ];
-    let mut runner = Runner {
-        variants: vec![
-            Variant {
-                name: PLAIN,
-                arena: false,
-                units: units[0],
-                step: Box::new(|_, _| {
-                    black_box(basic_reduction(black_box(&plain)));
-                }),
-            },
-            Variant {
-                name: ALLOC,
-                arena: true,
-                units: units[1],
-                step: Box::new(|_, backend| {
-                    let arena = &alloc_arena[backend.index()];
-                    black_box(bumper_reduction(arena, black_box(&alloc_in)));
-                }),
-            },
-            Variant {
-                name: CHECKED,
-                arena: true,
-                units: units[2],
-                step: Box::new(|_, backend| {
-                    let arena = &checked_arena[backend.index()];
-                    black_box(bumper_reduction(arena, black_box(&checked_in)));
-                }),
-            },
-            Variant {
-                name: ROUTED,
-                arena: true,
-                units: units[3],
-                step: Box::new(|_, backend| {
-                    let arena = &heap_arena[backend.index()];
-                    black_box(routed_reduction(arena, black_box(&plain)));
-                }),
-            },
-        ],
-        rounds: config.rounds,
-        warmup: WARMUP_ROUNDS,
-    };
-    let results = runner.run();
-    let arena = [false, true, true, true];
-    let names = [PLAIN, ALLOC, CHECKED, ROUTED];
-    let rows = rows_of(&names, &arena, &results, |_, _| None, false);
-    let key = "basic_reduction";
-    let targets = vec![
-        time_target(key, &rows, &[ALLOC, CHECKED, ROUTED], Backend::System, 1.0),
-        time_target(
-            key,
-            &rows,
-            &[ALLOC, CHECKED, ROUTED],
-            Backend::Mimalloc,
-            1.0,
-        ),
-        zero_calls_target(key, "call", &rows, &[ALLOC, CHECKED, ROUTED]),
-        checked_target(key, &names, &results, (CHECKED, ALLOC), 2.0),
-    ];
-    let workload = Workload {
-        key,
+    Workload {
+        key: KEY,
         name: format!("basic_reduction, {} f64", config.len),
         title: format!(
             "basic_reduction on {} f64 (the seed's first AllocArrays demo)",
@@ -261,8 +227,44 @@ pub fn measure(config: &Config) -> (Workload, Vec<Target>) {
         ],
         baseline: PLAIN.to_string(),
         rows,
+    }
+}
+
+/// Measures `basic_reduction` on `len` ones: plain `ndarray`, `AllocArray` and
+/// `CheckedAllocArray` (each with its own default `BumperAllocator`), and plain arrays in a
+/// `HeapArena` scope, under both backends; and checks the targets: the arena no slower than
+/// `ndarray`, no allocator calls, checked within 2x of unchecked.
+pub fn measure(config: &Config) -> (Workload, Vec<Target>) {
+    let inputs = Inputs::new(config.len);
+    let expected = config.len as f64 * 2.0;
+    // Every variant computes the seed's result.
+    for (v, name) in NAMES.iter().enumerate() {
+        assert_eq!(inputs.call(v, Backend::System), expected, "{name}");
+    }
+    let units: [usize; 4] = std::array::from_fn(|v| {
+        calls_for(config.round_ms, || {
+            black_box(inputs.call(v, Backend::System));
+        })
+    });
+    let inputs = &inputs;
+    let mut runner = Runner {
+        variants: (0..NAMES.len())
+            .map(|v| Variant {
+                name: NAMES[v],
+                arena: IN_ARENA[v],
+                units: units[v],
+                step: Box::new(move |_, backend| {
+                    black_box(inputs.call(v, backend));
+                }),
+            })
+            .collect(),
+        rounds: config.rounds,
+        warmup: WARMUP_ROUNDS,
     };
-    (workload, targets)
+    let results = runner.run();
+    let rows = rows_of(&NAMES, &IN_ARENA, &results, |_, _| None, false);
+    let targets = targets(&rows, &results);
+    (workload(config, units, rows), targets)
 }
 
 #[cfg(test)]

@@ -1,15 +1,21 @@
-//! The results of a run, and their Markdown tables.
+//! The results of a run, their Markdown tables, and their JSON form (through `serde`: the
+//! field names below, renamed where the JSON key differs).
 
 use std::fmt::Write as _;
+
+use bench_support::table::{Align, Table};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
 
 use crate::alloc_stack::Backend;
 
 /// One variant of a workload under one backend.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Row {
     /// What runs (`ndarray`, `AllocArray`, ...).
     pub variant: String,
     /// The system-level allocator new heap memory came from.
+    #[serde(rename = "allocator")]
     pub backend: Backend,
     /// Whether the variant runs in an arena (and so should make no allocator calls).
     pub arena: bool,
@@ -30,6 +36,7 @@ pub struct Row {
     /// Bytes those calls asked for, per unit.
     pub bytes: f64,
     /// Minor page faults per unit; `None` where they can't be read.
+    #[serde(rename = "minor_faults")]
     pub faults: Option<f64>,
     /// Largest absolute difference of the results from the baseline's under the system
     /// allocator.
@@ -37,19 +44,23 @@ pub struct Row {
 }
 
 /// One workload: its variants under both backends.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Workload {
-    /// A short key: `basic_reduction`, `digits`.
+    /// A short key: `basic_reduction`, `digits` (the workload's key in the JSON).
+    #[serde(skip)]
     pub key: &'static str,
     /// A short name for chart titles.
+    #[serde(skip)]
     pub name: String,
     /// The table's title.
     pub title: String,
     /// What was measured, in a line or two.
+    #[serde(rename = "measured")]
     pub header: String,
     /// What a unit is: `call`, `batch`.
     pub unit: &'static str,
     /// The sizes of the measurement (`rounds`, `images`, ...), for the JSON.
+    #[serde(serialize_with = "as_map")]
     pub sizes: Vec<(&'static str, usize)>,
     /// The baseline variant's name.
     pub baseline: String,
@@ -77,12 +88,18 @@ impl Workload {
     }
 }
 
+/// Writes `(key, value)` pairs as a JSON object, in their order.
+fn as_map<S: Serializer>(pairs: &[(&'static str, usize)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().copied())
+}
+
 /// A performance target and whether this run met it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Target {
     /// The workload's key.
     pub workload: &'static str,
     /// What is compared.
+    #[serde(rename = "target")]
     pub what: String,
     /// The measured value.
     pub value: f64,
@@ -93,7 +110,7 @@ pub struct Target {
 }
 
 /// One variant of the `f(x)` example.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct FxRow {
     /// The variant.
     pub variant: String,
@@ -108,9 +125,10 @@ pub struct FxRow {
 }
 
 /// The `f(x) = sum(x .+ 1)` example.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct FxReport {
     /// What was measured.
+    #[serde(rename = "measured")]
     pub header: String,
     /// The variants.
     pub rows: Vec<FxRow>,
@@ -139,59 +157,47 @@ pub struct Report {
     pub targets: Vec<Target>,
 }
 
-/// Column alignment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Align {
-    Left,
-    Right,
+/// The machine and build of a run, as the JSON's `machine` object.
+#[derive(Serialize)]
+struct Machine<'a> {
+    build: &'a str,
+    cpus: usize,
+    platform: &'a str,
+    quick: bool,
+    allocator_calls_counted: bool,
 }
 
-/// A Markdown table with padded columns.
-fn markdown_table(headers: &[(&str, Align)], rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> = headers
-        .iter()
-        .enumerate()
-        .map(|(i, (h, _))| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([h.chars().count(), 3])
-                .max()
-                .unwrap_or(3)
-        })
-        .collect();
-    let pad = |text: &str, width: usize, align: Align| {
-        let fill = " ".repeat(width - text.chars().count());
-        match align {
-            Align::Left => format!("{text}{fill}"),
-            Align::Right => format!("{fill}{text}"),
-        }
-    };
-    let mut out = String::new();
-    let cells: Vec<String> = headers
-        .iter()
-        .zip(&widths)
-        .map(|((h, a), &w)| pad(h, w, *a))
-        .collect();
-    let _ = writeln!(out, "| {} |", cells.join(" | "));
-    // Each rule cell spans the cell and its two spaces; a colon at the end right-aligns.
-    let rule: Vec<String> = headers
-        .iter()
-        .zip(&widths)
-        .map(|((_, a), &w)| match a {
-            Align::Left => "-".repeat(w + 2),
-            Align::Right => format!("{}:", "-".repeat(w + 1)),
-        })
-        .collect();
-    let _ = writeln!(out, "|{}|", rule.join("|"));
-    for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(headers.iter().zip(&widths))
-            .map(|(c, ((_, a), &w))| pad(c, w, *a))
-            .collect();
-        let _ = writeln!(out, "| {} |", cells.join(" | "));
+/// The JSON document: `machine`, `fx`, each workload under its key, `targets`.
+impl Serialize for Report {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(5))?;
+        map.serialize_entry(
+            "machine",
+            &Machine {
+                build: self.build,
+                cpus: self.cpus,
+                platform: &self.platform,
+                quick: self.quick,
+                allocator_calls_counted: self.counting,
+            },
+        )?;
+        map.serialize_entry("fx", &self.fx)?;
+        map.serialize_entry(self.reduction.key, &self.reduction)?;
+        map.serialize_entry(self.digits.key, &self.digits)?;
+        map.serialize_entry("targets", &self.targets)?;
+        map.end()
     }
-    out
+}
+
+impl Report {
+    /// Every figure as pretty-printed JSON (two-space indent), ending with a newline.
+    /// Numbers that are not finite (a ratio of nothing) are written as `null`.
+    pub fn json(&self) -> String {
+        // Serializing plain structs and maps with string keys into a string can't fail.
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
 }
 
 /// Microseconds with a precision that suits the size.
@@ -236,86 +242,96 @@ fn ratio(v: f64) -> String {
 impl FxReport {
     /// The table.
     pub fn markdown(&self) -> String {
-        let headers = [
+        let mut table = Table::new([
             ("variant", Align::Left),
             ("ns/call", Align::Right),
             ("vs heap Vec", Align::Right),
             ("allocs/call", Align::Right),
             ("bytes/call", Align::Right),
-        ];
-        let rows: Vec<Vec<String>> = self
-            .rows
-            .iter()
-            .map(|r| {
-                vec![
-                    r.variant.clone(),
-                    format!("{:.2}", r.ns_per_call),
-                    ratio(r.vs_heap),
-                    format!("{:.3}", r.allocs_per_call),
-                    format!("{:.1}", r.bytes_per_call),
-                ]
-            })
-            .collect();
-        format!("{}\n\n{}", self.header, markdown_table(&headers, &rows))
+        ]);
+        for r in &self.rows {
+            table.row([
+                r.variant.clone(),
+                format!("{:.2}", r.ns_per_call),
+                ratio(r.vs_heap),
+                format!("{:.3}", r.allocs_per_call),
+                format!("{:.1}", r.bytes_per_call),
+            ]);
+        }
+        format!("{}\n\n{}", self.header, table.markdown())
     }
 }
 
 impl Workload {
+    /// Whether some row has a `total ms` (workloads whose rounds are passes over the data).
+    fn has_total(&self) -> bool {
+        self.rows.iter().any(|r| r.total_ms.is_some())
+    }
+
+    /// Whether some row compares its results with the baseline's.
+    fn has_diff(&self) -> bool {
+        self.rows.iter().any(|r| r.max_abs_diff.is_some())
+    }
+
+    /// The table's columns: the optional ones only where some row has a value.
+    fn columns(&self) -> Vec<(String, Align)> {
+        let unit = self.unit;
+        let mut columns = vec![
+            ("variant".to_string(), Align::Left),
+            ("allocator".to_string(), Align::Left),
+        ];
+        if self.has_total() {
+            columns.push(("total ms".to_string(), Align::Right));
+        }
+        for header in [
+            format!("median µs/{unit}"),
+            format!("p99 µs/{unit}"),
+            format!("vs {}", self.baseline),
+            "mimalloc/System".to_string(),
+            format!("allocs/{unit}"),
+            format!("bytes/{unit}"),
+            format!("faults/{unit}"),
+        ] {
+            columns.push((header, Align::Right));
+        }
+        if self.has_diff() {
+            columns.push(("max abs diff".to_string(), Align::Right));
+        }
+        columns
+    }
+
+    /// The cells of `r`, for the columns of [`Workload::columns`].
+    fn cells(&self, r: &Row) -> Vec<String> {
+        let mut cells = vec![r.variant.clone(), r.backend.name().to_string()];
+        if self.has_total() {
+            cells.push(r.total_ms.map_or("-".into(), |t| format!("{t:.1}")));
+        }
+        cells.extend([
+            micros(r.median_ns),
+            micros(r.p99_ns),
+            ratio(r.vs_baseline),
+            r.mimalloc_over_system.map_or("-".into(), ratio),
+            per_unit(r.allocs),
+            per_unit(r.bytes),
+            r.faults.map_or("-".into(), per_unit),
+        ]);
+        if self.has_diff() {
+            cells.push(r.max_abs_diff.map_or("-".into(), difference));
+        }
+        cells
+    }
+
     /// The table: one row per variant and backend.
     pub fn markdown(&self) -> String {
-        let unit = self.unit;
-        let has_total = self.rows.iter().any(|r| r.total_ms.is_some());
-        let has_diff = self.rows.iter().any(|r| r.max_abs_diff.is_some());
-        let median_h = format!("median µs/{unit}");
-        let p99_h = format!("p99 µs/{unit}");
-        let vs_h = format!("vs {}", self.baseline);
-        let allocs_h = format!("allocs/{unit}");
-        let bytes_h = format!("bytes/{unit}");
-        let faults_h = format!("faults/{unit}");
-        let mut headers = vec![("variant", Align::Left), ("allocator", Align::Left)];
-        if has_total {
-            headers.push(("total ms", Align::Right));
+        let mut table = Table::new(self.columns());
+        for r in &self.rows {
+            table.row(self.cells(r));
         }
-        headers.extend([
-            (median_h.as_str(), Align::Right),
-            (p99_h.as_str(), Align::Right),
-            (vs_h.as_str(), Align::Right),
-            ("mimalloc/System", Align::Right),
-            (allocs_h.as_str(), Align::Right),
-            (bytes_h.as_str(), Align::Right),
-            (faults_h.as_str(), Align::Right),
-        ]);
-        if has_diff {
-            headers.push(("max abs diff", Align::Right));
-        }
-        let rows: Vec<Vec<String>> = self
-            .rows
-            .iter()
-            .map(|r| {
-                let mut cells = vec![r.variant.clone(), r.backend.name().to_string()];
-                if has_total {
-                    cells.push(r.total_ms.map_or("-".into(), |t| format!("{t:.1}")));
-                }
-                cells.extend([
-                    micros(r.median_ns),
-                    micros(r.p99_ns),
-                    ratio(r.vs_baseline),
-                    r.mimalloc_over_system.map_or("-".into(), ratio),
-                    per_unit(r.allocs),
-                    per_unit(r.bytes),
-                    r.faults.map_or("-".into(), per_unit),
-                ]);
-                if has_diff {
-                    cells.push(r.max_abs_diff.map_or("-".into(), difference));
-                }
-                cells
-            })
-            .collect();
         format!(
             "## {}\n\n{}\n\n{}",
             self.title,
             self.header,
-            markdown_table(&headers, &rows)
+            table.markdown()
         )
     }
 }
@@ -323,30 +339,26 @@ impl Workload {
 impl Report {
     /// The targets table.
     pub fn targets_markdown(&self) -> String {
-        let headers = [
+        let mut table = Table::new([
             ("workload", Align::Left),
             ("target", Align::Left),
             ("value", Align::Right),
             ("limit", Align::Left),
             ("met", Align::Left),
-        ];
-        let rows: Vec<Vec<String>> = self
-            .targets
-            .iter()
-            .map(|t| {
-                vec![
-                    t.workload.to_string(),
-                    t.what.clone(),
-                    format!("{:.3}", t.value),
-                    t.limit.clone(),
-                    if t.met { "yes" } else { "**no**" }.to_string(),
-                ]
-            })
-            .collect();
+        ]);
+        for t in &self.targets {
+            table.row([
+                t.workload.to_string(),
+                t.what.clone(),
+                format!("{:.3}", t.value),
+                t.limit.clone(),
+                if t.met { "yes" } else { "**no**" }.to_string(),
+            ]);
+        }
         let missed = self.targets.iter().filter(|t| !t.met).count();
         format!(
             "## Targets\n\n{}\n{missed} of {} target(s) missed.",
-            markdown_table(&headers, &rows),
+            table.markdown(),
             self.targets.len()
         )
     }
@@ -382,22 +394,6 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tables_pad_columns_and_mark_alignment() {
-        let t = markdown_table(
-            &[("name", Align::Left), ("n", Align::Right)],
-            &[
-                vec!["a".into(), "1".into()],
-                vec!["long name".into(), "22".into()],
-            ],
-        );
-        let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[0], "| name      |   n |");
-        assert_eq!(lines[1], "|-----------|----:|");
-        assert_eq!(lines[2], "| a         |   1 |");
-        assert_eq!(lines[3], "| long name |  22 |");
-    }
 
     #[test]
     fn numbers_are_formatted_by_size() {

@@ -22,11 +22,14 @@
 //! cargo run --release -p bumper-bench --bin arrays [-- --rounds N --sample-ms N]
 //! ```
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::System;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use bench_support::counting::{thread_counts, Counting};
+use bench_support::process::minor_faults;
+use bench_support::stats::paired_ratio;
+use bench_support::table::{Align, Table};
 use bumper_bench::quantile;
 
 use allocarrays::ndarray::{Array, Array1, Array2, ArrayView2, Axis, Ix1, Ix2};
@@ -38,64 +41,16 @@ use allocarrays::{
 // ---------------------------------------------------------------------------------------------
 // Counting the system allocator's calls.
 
-/// Forwards to [`System`], counting the calls (one relaxed atomic add each).
-struct CountingAlloc;
-
-/// `alloc`, `alloc_zeroed` and `realloc` calls.
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-/// `dealloc` calls.
-static FREES: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so it keeps
-// `System`'s guarantees; the counters don't touch the memory.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract for `GlobalAlloc::alloc`, passed on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract for `GlobalAlloc::alloc_zeroed`, passed on.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        FREES.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract for `GlobalAlloc::dealloc`, passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract for `GlobalAlloc::realloc`, passed on.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+/// Forwards to [`System`], counting the calls per thread (everything measured runs on the
+/// main thread).
 #[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
+static GLOBAL: Counting<System> = Counting::new(System);
 
-/// `(allocs, frees)` so far.
+/// `(allocs, frees)` of this thread so far: `alloc`, `alloc_zeroed` and `realloc` calls, and
+/// `dealloc` calls.
 fn alloc_counts() -> (u64, u64) {
-    (
-        ALLOCS.load(Ordering::Relaxed),
-        FREES.load(Ordering::Relaxed),
-    )
-}
-
-/// The process's minor page faults so far (field 10 of `/proc/self/stat`); `None` where there
-/// is no such file. Reads into a stack buffer: no heap allocation.
-fn minor_faults() -> Option<u64> {
-    use std::io::Read;
-    let mut buf = [0u8; 1024];
-    let mut file = std::fs::File::open("/proc/self/stat").ok()?;
-    let n = file.read(&mut buf).ok()?;
-    let text = std::str::from_utf8(&buf[..n]).ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces: count from its end.
-    let after_name = &text[text.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(7)?.parse().ok()
+    let counts = thread_counts();
+    (counts.allocating(), counts.frees)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,24 +224,36 @@ struct Options {
     sample_ms: u64,
 }
 
-fn parse_args() -> Options {
+const USAGE: &str = "usage: arrays [--rounds N] [--sample-ms N]";
+
+/// `--rounds N` and `--sample-ms N` (positive numbers); `Err` holds the message.
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+    use lexopt::Arg::Long;
     let mut opts = Options {
         rounds: DEFAULT_ROUNDS,
         sample_ms: DEFAULT_SAMPLE_MS,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let value = args.next().and_then(|v| v.parse::<u64>().ok());
-        match (arg.as_str(), value) {
-            ("--rounds", Some(v)) if v > 0 => opts.rounds = v as usize,
-            ("--sample-ms", Some(v)) if v > 0 => opts.sample_ms = v,
-            _ => {
-                eprintln!("usage: arrays [--rounds N] [--sample-ms N]");
-                std::process::exit(2);
-            }
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Long("rounds") => opts.rounds = positive(&mut parser, "--rounds")? as usize,
+            Long("sample-ms") => opts.sample_ms = positive(&mut parser, "--sample-ms")?,
+            other => return Err(other.unexpected().to_string()),
         }
     }
-    opts
+    Ok(opts)
+}
+
+/// The value of option `name` as a positive number.
+fn positive(parser: &mut lexopt::Parser, name: &str) -> Result<u64, String> {
+    let value = parser.value().map_err(|e| e.to_string())?;
+    match value.to_str().and_then(|v| v.parse::<u64>().ok()) {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "{name}: not a positive number: {}",
+            value.to_string_lossy()
+        )),
+    }
 }
 
 /// One implementation: a name and one call of it (returning the workload's result).
@@ -399,14 +366,7 @@ impl Workload<'_> {
 
     /// Median over rounds of `a`'s time divided by `b`'s time in the same round.
     fn paired_ratio(&self, a: &str, b: &str) -> f64 {
-        let ratios: Vec<f64> = self
-            .case(a)
-            .samples
-            .iter()
-            .zip(&self.case(b).samples)
-            .map(|(x, y)| x / y)
-            .collect();
-        quantile(&ratios, 0.5)
+        paired_ratio(&self.case(a).samples, &self.case(b).samples)
     }
 }
 
@@ -449,59 +409,83 @@ fn dense_workload<'a>(
     }
 }
 
-fn main() {
-    let opts = parse_args();
+/// Workload 1's inputs, one per implementation (each its own heap block), and the arenas.
+struct ReductionInputs {
+    nd: Array1<f64>,
+    alloc: AllocArray<f64, Ix1>,
+    checked: CheckedAllocArray<f64, Ix1>,
+    arenas: [BumperAllocator; 2],
+}
 
-    // Workload 1's inputs, one per implementation (each its own heap block).
-    let ones_nd = Array1::<f64>::ones(REDUCTION_LEN);
-    let ones_alloc: AllocArray<f64, Ix1> = AllocArray::from(vec![1.0; REDUCTION_LEN]);
-    let ones_checked: CheckedAllocArray<f64, Ix1> =
-        CheckedAllocArray::from(vec![1.0; REDUCTION_LEN]);
-    let reduction_allocs = [BumperAllocator::default(), BumperAllocator::default()];
-    let reduction = Workload {
-        name: "basic_reduction",
-        batches_per_call: 1,
-        cases: vec![
-            Case::new(ND, || reduction_ndarray(black_box(&ones_nd))),
-            Case::new(ND_TO_OWNED, || {
-                reduction_ndarray_to_owned(black_box(&ones_nd))
-            }),
-            Case::new(ALLOC, || {
-                reduction_in_arena(&reduction_allocs[0], &ones_alloc)
-            }),
-            Case::new(CHECKED, || {
-                reduction_in_arena(&reduction_allocs[1], &ones_checked)
-            }),
-        ],
-    };
-
-    // Workload 2's inputs and weights.
-    let x = dense_inputs();
-    let nd = dense_weights();
-    let unchecked: AllocDense<Unchecked> = nd.to_alloc();
-    let checked: AllocDense<Checked> = nd.to_alloc();
-    let whole = dense_workload(
-        "dense, 1 batch of 4001",
-        &x,
-        POINTS,
-        &nd,
-        &unchecked,
-        &checked,
-    );
-    let small = dense_workload(
-        "dense, 126 batches of <= 32",
-        &x,
-        SMALL_BATCH,
-        &nd,
-        &unchecked,
-        &checked,
-    );
-
-    let mut workloads = [reduction, whole, small];
-    let mut results = Vec::new();
-    for w in &mut workloads {
-        results.push(w.check());
+impl ReductionInputs {
+    fn new() -> Self {
+        ReductionInputs {
+            nd: Array1::<f64>::ones(REDUCTION_LEN),
+            alloc: AllocArray::from(vec![1.0; REDUCTION_LEN]),
+            checked: CheckedAllocArray::from(vec![1.0; REDUCTION_LEN]),
+            arenas: [BumperAllocator::default(), BumperAllocator::default()],
+        }
     }
+
+    /// The `basic_reduction` cases.
+    fn workload(&self) -> Workload<'_> {
+        Workload {
+            name: "basic_reduction",
+            batches_per_call: 1,
+            cases: vec![
+                Case::new(ND, || reduction_ndarray(black_box(&self.nd))),
+                Case::new(ND_TO_OWNED, || {
+                    reduction_ndarray_to_owned(black_box(&self.nd))
+                }),
+                Case::new(ALLOC, || reduction_in_arena(&self.arenas[0], &self.alloc)),
+                Case::new(CHECKED, || {
+                    reduction_in_arena(&self.arenas[1], &self.checked)
+                }),
+            ],
+        }
+    }
+}
+
+/// Workload 2's inputs and weights.
+struct DenseInputs {
+    x: Array2<f64>,
+    nd: NdDense,
+    unchecked: AllocDense<Unchecked>,
+    checked: AllocDense<Checked>,
+}
+
+impl DenseInputs {
+    fn new() -> Self {
+        let nd = dense_weights();
+        DenseInputs {
+            x: dense_inputs(),
+            unchecked: nd.to_alloc(),
+            checked: nd.to_alloc(),
+            nd,
+        }
+    }
+
+    /// The model's cases in batches of `rows` rows.
+    fn workload(&self, name: &'static str, rows: usize) -> Workload<'_> {
+        dense_workload(
+            name,
+            &self.x,
+            rows,
+            &self.nd,
+            &self.unchecked,
+            &self.checked,
+        )
+    }
+}
+
+/// Checks that every case of every workload agrees with its baseline and that the workloads
+/// give the expected results; returns the results.
+fn check_all(workloads: &mut [Workload<'_>; 3]) -> [f64; 3] {
+    let results = [
+        workloads[0].check(),
+        workloads[1].check(),
+        workloads[2].check(),
+    ];
     assert_eq!(results[0], 2.0 * REDUCTION_LEN as f64, "basic_reduction");
     assert!(
         (results[1] - results[2]).abs() <= 1e-9,
@@ -509,25 +493,18 @@ fn main() {
         results[1],
         results[2]
     );
-    for w in &mut workloads {
-        eprintln!("measuring {} ...", w.name);
-        w.measure(&opts);
-    }
+    results
+}
 
+/// The title and the lines that say what was measured.
+fn print_header(opts: &Options, results: &[f64; 3]) {
     println!("# allocarrays vs ndarray");
     println!();
-    let build = if cfg!(debug_assertions) {
-        "DEBUG build: numbers are meaningless, use --release"
-    } else {
-        "release build"
-    };
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "{} interleaved rounds per workload, about {} ms per sample; {build}; {cpus} CPUs; {} {}.",
+        "{} interleaved rounds per workload, about {} ms per sample; {}.",
         opts.rounds,
         opts.sample_ms,
-        std::env::consts::OS,
-        std::env::consts::ARCH
+        bench_support::machine::summary()
     );
     println!(
         "Results: basic_reduction = {}, model sum = {:.12} (1 batch) / {:.12} (batches of 32); \
@@ -541,12 +518,21 @@ fn main() {
          per call / batch, the mean over all measured calls."
     );
     println!();
-    println!(
-        "| workload | implementation | median µs | p25..p75 µs | vs ndarray | allocs | frees \
-         | faults |"
-    );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|");
-    for w in &workloads {
+}
+
+/// The times table: every case of every workload.
+fn times_table(workloads: &[Workload<'_>]) -> Table {
+    let mut table = Table::new([
+        ("workload", Align::Left),
+        ("implementation", Align::Left),
+        ("median µs", Align::Right),
+        ("p25..p75 µs", Align::Right),
+        ("vs ndarray", Align::Right),
+        ("allocs", Align::Right),
+        ("frees", Align::Right),
+        ("faults", Align::Right),
+    ]);
+    for w in workloads {
         let per = w.batches_per_call as f64;
         let base = quantile(&w.cases[0].samples, 0.5);
         for c in &w.cases {
@@ -555,29 +541,38 @@ fn main() {
             let faults = c
                 .faults
                 .map_or_else(|| "-".to_string(), |f| format!("{:.1}", f as f64 / calls));
-            println!(
-                "| {} | {} | {:.2} | {:.2}..{:.2} | {:.2}x | {:.2} | {:.2} | {faults} |",
-                w.name,
-                c.name,
-                median / per / 1e3,
-                quantile(&c.samples, 0.25) / per / 1e3,
-                quantile(&c.samples, 0.75) / per / 1e3,
-                median / base,
-                c.counted.0 as f64 / calls,
-                c.counted.1 as f64 / calls,
-            );
+            table.row([
+                w.name.to_string(),
+                c.name.to_string(),
+                format!("{:.2}", median / per / 1e3),
+                format!(
+                    "{:.2}..{:.2}",
+                    quantile(&c.samples, 0.25) / per / 1e3,
+                    quantile(&c.samples, 0.75) / per / 1e3
+                ),
+                format!("{:.2}x", median / base),
+                format!("{:.2}", c.counted.0 as f64 / calls),
+                format!("{:.2}", c.counted.1 as f64 / calls),
+                faults,
+            ]);
         }
     }
+    table
+}
 
-    println!();
-    println!(
-        "Comparisons (median of per-round ratios, time of A / time of B; lower is better for A):"
-    );
-    println!();
-    println!("| workload | A | B | A / B | target | met |");
-    println!("|---|---|---|---:|---:|---|");
+/// The comparisons table (paired ratios, with the targets where there are any) and the number
+/// of targets missed.
+fn comparisons_table(workloads: &[Workload<'_>]) -> (Table, usize) {
+    let mut table = Table::new([
+        ("workload", Align::Left),
+        ("A", Align::Left),
+        ("B", Align::Left),
+        ("A / B", Align::Right),
+        ("target", Align::Right),
+        ("met", Align::Left),
+    ]);
     let mut missed = 0;
-    for w in &workloads {
+    for w in workloads {
         let mut pairs = vec![
             (ALLOC, ND, None),
             (CHECKED, ND, None),
@@ -597,9 +592,49 @@ fn main() {
                 }
                 None => ("-".to_string(), "(info)"),
             };
-            println!("| {} | {a} | {b} | {ratio:.3} | {target} | {met} |", w.name);
+            table.row([
+                w.name.to_string(),
+                a.to_string(),
+                b.to_string(),
+                format!("{ratio:.3}"),
+                target,
+                met.to_string(),
+            ]);
         }
     }
+    (table, missed)
+}
+
+fn main() {
+    let opts = match parse_args(std::env::args().skip(1)) {
+        Ok(opts) => opts,
+        Err(message) => {
+            eprintln!("{message}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let reduction = ReductionInputs::new();
+    let dense = DenseInputs::new();
+    let mut workloads = [
+        reduction.workload(),
+        dense.workload("dense, 1 batch of 4001", POINTS),
+        dense.workload("dense, 126 batches of <= 32", SMALL_BATCH),
+    ];
+    let results = check_all(&mut workloads);
+    for w in &mut workloads {
+        eprintln!("measuring {} ...", w.name);
+        w.measure(&opts);
+    }
+
+    print_header(&opts, &results);
+    print!("{}", times_table(&workloads).compact());
+    println!();
+    println!(
+        "Comparisons (median of per-round ratios, time of A / time of B; lower is better for A):"
+    );
+    println!();
+    let (comparisons, missed) = comparisons_table(&workloads);
+    print!("{}", comparisons.compact());
     println!();
     println!("{missed} target(s) missed.");
 }

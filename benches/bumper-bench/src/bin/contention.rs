@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use allocarrays::{
     ArrayAllocator, AutoscalingAllocBuffer, BumperAllocator, UncheckedBumperAllocator,
 };
+use bench_support::stats::median;
 use bumper::AllocBuffer;
 
 /// Allocate+free cycles per thread per batch unless `--cycles` says otherwise.
@@ -169,16 +170,6 @@ impl<'a> Case<'a> {
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 const SYSTEM: &str = "system allocator, `Box::new([0u8; 64])` + drop";
 
 fn main() {
@@ -263,9 +254,9 @@ fn main() {
             (
                 c.name,
                 c.threads,
-                median(&mut c.per_thread),
-                median(&mut c.overall),
-                median(&mut c.overlap),
+                median(&c.per_thread),
+                median(&c.overall),
+                median(&c.overlap),
             )
         })
         .collect();

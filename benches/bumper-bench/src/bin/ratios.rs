@@ -478,17 +478,10 @@ fn main() {
 
     println!("# bumper ratios");
     println!();
-    let build = if cfg!(debug_assertions) {
-        "DEBUG build: numbers are meaningless, use --release"
-    } else {
-        "release build"
-    };
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
         "{rounds} interleaved rounds ({layouts} layouts) x {batch} iterations per implementation \
-         and workload; {build}; {cpus} CPUs; {} {}.",
-        std::env::consts::OS,
-        std::env::consts::ARCH
+         and workload; {}.",
+        bench_support::machine::summary()
     );
     println!(
         "Times in ns per iteration (one iteration = one call of the workload); \

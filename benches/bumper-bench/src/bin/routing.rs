@@ -16,6 +16,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use allocarrays::{ArenaRouter, HeapArena, HeapArenaOptions};
+use bench_support::stats::median;
 use mimalloc::MiMalloc;
 
 #[global_allocator]
@@ -35,11 +36,6 @@ fn minor_faults() -> u64 {
         }
         usage.ru_minflt as u64
     }
-}
-
-fn median(xs: &mut [f64]) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -111,16 +107,16 @@ fn bench_pairs(rounds: usize) {
         // The added cost: the median over rounds of the difference within a round (both
         // measured back to back), steadier than a difference of medians on a noisy machine.
         let added = |router: usize, bare: usize| {
-            let mut d: Vec<f64> = cases[router]
+            let d: Vec<f64> = cases[router]
                 .samples
                 .iter()
                 .zip(&cases[bare].samples)
                 .map(|(r, b)| r - b)
                 .collect();
-            median(&mut d)
+            median(&d)
         };
         let (added_system, added_mimalloc) = (added(1, 0), added(3, 2));
-        let m: Vec<f64> = cases.iter_mut().map(|c| median(&mut c.samples)).collect();
+        let m: Vec<f64> = cases.iter().map(|c| median(&c.samples)).collect();
         debug_assert_eq!(cases[4].name, "in scope");
         println!(
             "| {} | {:.2} | {:.2} | {:+.2} | {:.2} | {:.2} | {:+.2} | {:.2} |",
@@ -246,12 +242,7 @@ fn bench_big_buffers(rounds: usize) {
         .iter_mut()
         .map(|c| {
             let (mean_ms, mean_faults) = (mean(&c.ms), mean(&c.faults));
-            [
-                median(&mut c.ms),
-                mean_ms,
-                median(&mut c.faults),
-                mean_faults,
-            ]
+            [median(&c.ms), mean_ms, median(&c.faults), mean_faults]
         })
         .collect();
     for (c, f) in cases.iter().zip(&figures) {

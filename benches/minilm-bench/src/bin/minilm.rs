@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 
 use allocarrays::ArenaRouter;
-use minilm_bench::alloc::{Counting, Selected};
+use minilm_bench::alloc::{Counting, CountingSelected, RoleSizes, Selected};
 use minilm_bench::cli::{Options, USAGE};
 use minilm_bench::report::run_driver;
 use minilm_bench::run::run_worker;
@@ -15,7 +15,8 @@ use minilm_bench::run::run_worker;
 /// Arena scopes are served by the router; everything else goes, counted, to the system
 /// allocator or mimalloc (whichever `MINILM_ALLOCATOR` names at process start).
 #[global_allocator]
-static GLOBAL: ArenaRouter<Counting<Selected>> = ArenaRouter::new(Counting::new(Selected::new()));
+static GLOBAL: ArenaRouter<CountingSelected> =
+    ArenaRouter::new(Counting::with_observer(Selected::new(), RoleSizes::new()));
 
 fn main() -> ExitCode {
     let options = match Options::parse(std::env::args().skip(1)) {
