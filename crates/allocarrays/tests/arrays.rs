@@ -764,6 +764,70 @@ fn every_checked_access_after_a_reset_is_refused() {
     assert_eq!(d.try_into_array(), Err(InvalidMemory));
 }
 
+/// The rule: shape queries (and calls that only use the shape, like `similar`) never check;
+/// every other call on a checked array or view does, once, at the call: the panicking forms
+/// panic, the `try_*` forms return `InvalidMemory`. Arrays and views have the same `try_*`
+/// forms.
+#[test]
+fn checked_arrays_and_views_check_alike() {
+    const INVALID: &str = "array accessed after its memory has been deallocated";
+    let alloc = arena();
+    let c = with_allocator(&alloc, || {
+        CheckedAllocArray::from_shape_fn((2, 3), |(i, j)| (i + j) as f64)
+    });
+    let v = c.t();
+    alloc.reset();
+    // Shape queries: no check, on both.
+    assert_eq!((c.shape(), v.shape()), (&[2, 3][..], &[3, 2][..]));
+    assert_eq!((c.dim(), v.dim()), ((2, 3), (3, 2)));
+    assert_eq!((c.len(), v.len(), c.ndim(), v.ndim()), (6, 6, 2, 2));
+    assert_eq!((c.nrows(), v.ncols()), (2, 2));
+    assert!(c.is_arena() && v.is_arena() && !c.is_valid() && !v.is_valid());
+    assert_eq!(c.similar().shape(), &[2, 3]);
+    assert_eq!(c.similar_shaped(4).len(), 4);
+    assert!(format!("{c:?} {v:?} {c} {v}").contains(INVALID));
+    // The Result forms, on both.
+    assert_eq!(
+        (c.check(), v.check()),
+        (Err(InvalidMemory), Err(InvalidMemory))
+    );
+    assert!(c.try_view().is_err() && v.try_view().is_err());
+    assert!(c.try_alloc_view().is_err() && v.try_alloc_view().is_err());
+    assert!(c.try_to_array().is_err() && v.try_to_array().is_err());
+    assert_eq!(
+        (c.try_sum(), v.try_sum()),
+        (Err(InvalidMemory), Err(InvalidMemory))
+    );
+    // Every other call panics, on both, views included.
+    type Case<'c> = (&'static str, Box<dyn Fn() + 'c>);
+    let cases: Vec<Case<'_>> = vec![
+        ("alloc_view", Box::new(|| ignore(c.alloc_view()))),
+        ("view.alloc_view", Box::new(|| ignore(v.alloc_view()))),
+        ("slice", Box::new(|| ignore(c.slice(s![.., ..1])))),
+        ("view.slice", Box::new(|| ignore(v.slice(s![..1, ..])))),
+        ("t", Box::new(|| ignore(c.t()))),
+        ("view.t", Box::new(|| ignore(v.t()))),
+        ("row", Box::new(|| ignore(c.row(0)))),
+        ("view.column", Box::new(|| ignore(v.column(0)))),
+        ("index_axis", Box::new(|| ignore(c.index_axis(Axis(1), 0)))),
+        (
+            "view.axis_iter",
+            Box::new(|| ignore(v.axis_iter(Axis(0)).count())),
+        ),
+        ("to_slice", Box::new(|| ignore(c.to_slice()))),
+        ("view.get", Box::new(|| ignore(v.get((0, 0))))),
+        ("view.mean_axis", Box::new(|| ignore(v.mean_axis(Axis(0))))),
+        (
+            "map_axis",
+            Box::new(|| ignore(c.map_axis(Axis(0), |l| l.len()))),
+        ),
+    ];
+    for (name, case) in cases {
+        assert_eq!(panic_message(case), INVALID, "{name}");
+    }
+    assert_eq!(panic_message(|| ignore(c.reshape(6))), INVALID);
+}
+
 #[test]
 fn checked_views_check_on_every_operation() {
     let alloc = arena();
