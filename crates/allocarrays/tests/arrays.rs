@@ -1101,7 +1101,7 @@ fn small_and_large_products_match_ndarray() {
         }
     });
     alloc.reset();
-    assert!(
+    const _: () = assert!(
         80 * 70 * 60 > allocarrays::DIRECT_DOT_MAX,
         "one product takes the large path"
     );
