@@ -88,7 +88,7 @@ fn a_dense_layer_per_batch_allocates_only_its_output() {
     let model = |x: AllocArray<f64, Ix2>| x.dot(&weights).mapv(|v| v.max(0.0)); // relu: exact under Miri too
     let first = infer_batch(&alloc, model, batch.view());
     for _ in 0..8 {
-        infer_batch(&alloc, model, batch.view());
+        assert_eq!(infer_batch(&alloc, model, batch.view()), first);
     }
     let calls = calls_during(|| {
         for _ in 0..ITERATIONS {
