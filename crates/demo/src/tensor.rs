@@ -11,6 +11,8 @@
 //! [`Tensor`] ties an array type to its family, so a generic function can take the array and
 //! find the family from it; [`Param`] reads a parameter array, of whichever kind.
 
+use std::mem::MaybeUninit;
+
 use allocarrays::{AllocArrayBase, Checking};
 use ndarray::{Array, Dimension};
 
@@ -19,13 +21,21 @@ pub trait ArrayFamily {
     /// The family's array of dimension `D`.
     type Array<D: Dimension>;
 
-    /// A new array of shape `dim` (zeroed), filled in row-major order by `fill`. It comes from
-    /// where the family's new arrays come from.
+    /// A new array of shape `dim`, uninitialised, filled in row-major order by `fill`, which
+    /// writes each element once (no zero-fill first). It comes from where the family's new
+    /// arrays come from. Both families do the same: `ndarray`'s `Array::uninit` and
+    /// `allocarrays`' `AllocArrayBase::uninit`, then `assume_init` (in place, no copy).
     ///
-    /// Zeroed first in both families alike: `allocarrays` can't hand out an uninitialised
-    /// arena array without a copy (`assume_init` moves arena elements into a new block), and
-    /// the plain family does the same work so the two compare fairly.
-    fn build<D: Dimension>(dim: D, fill: impl FnOnce(&mut [f32])) -> Self::Array<D>;
+    /// # Safety
+    ///
+    /// `fill` writes every element of the slice it is given (unless it panics).
+    unsafe fn build<D: Dimension>(
+        dim: D,
+        fill: impl FnOnce(&mut [MaybeUninit<f32>]),
+    ) -> Self::Array<D>;
+
+    /// A new array of zeros of shape `dim`, from where the family's new arrays come from.
+    fn zeros<D: Dimension>(dim: D) -> Self::Array<D>;
 
     /// The shape.
     fn shape<D: Dimension>(a: &Self::Array<D>) -> &[usize];
@@ -52,10 +62,18 @@ pub struct Arena<K>(std::marker::PhantomData<K>);
 impl ArrayFamily for Plain {
     type Array<D: Dimension> = Array<f32, D>;
 
-    fn build<D: Dimension>(dim: D, fill: impl FnOnce(&mut [f32])) -> Array<f32, D> {
-        let mut a = Array::zeros(dim);
+    unsafe fn build<D: Dimension>(
+        dim: D,
+        fill: impl FnOnce(&mut [MaybeUninit<f32>]),
+    ) -> Array<f32, D> {
+        let mut a = Array::uninit(dim);
         fill(a.as_slice_mut().expect("a new array is in standard layout"));
-        a
+        // SAFETY: `fill` wrote every element (the caller's promise).
+        unsafe { a.assume_init() }
+    }
+
+    fn zeros<D: Dimension>(dim: D) -> Array<f32, D> {
+        Array::zeros(dim)
     }
 
     fn shape<D: Dimension>(a: &Array<f32, D>) -> &[usize] {
@@ -81,10 +99,18 @@ impl ArrayFamily for Plain {
 impl<K: Checking> ArrayFamily for Arena<K> {
     type Array<D: Dimension> = AllocArrayBase<f32, D, K>;
 
-    fn build<D: Dimension>(dim: D, fill: impl FnOnce(&mut [f32])) -> AllocArrayBase<f32, D, K> {
-        let mut a = AllocArrayBase::zeros(dim);
+    unsafe fn build<D: Dimension>(
+        dim: D,
+        fill: impl FnOnce(&mut [MaybeUninit<f32>]),
+    ) -> AllocArrayBase<f32, D, K> {
+        let mut a = AllocArrayBase::<MaybeUninit<f32>, D, K>::uninit(dim);
         fill(a.as_slice_mut());
-        a
+        // SAFETY: `fill` wrote every element (the caller's promise).
+        unsafe { a.assume_init() }
+    }
+
+    fn zeros<D: Dimension>(dim: D) -> AllocArrayBase<f32, D, K> {
+        AllocArrayBase::zeros(dim)
     }
 
     fn shape<D: Dimension>(a: &AllocArrayBase<f32, D, K>) -> &[usize] {
@@ -167,11 +193,15 @@ mod tests {
     fn doubled_in<F: ArrayFamily>(x: &F::Array<Ix1>) -> F::Array<Ix2> {
         let n = F::shape(x)[0];
         let xs = F::as_slice(x);
-        let y = F::build(Ix1(n), |out| {
-            for (o, v) in out.iter_mut().zip(xs) {
-                *o = 2.0 * v;
-            }
-        });
+        assert_eq!(xs.len(), n);
+        // SAFETY: the loop writes each of the `n` elements.
+        let y = unsafe {
+            F::build(Ix1(n), |out| {
+                for (o, v) in out.iter_mut().zip(xs) {
+                    o.write(2.0 * v);
+                }
+            })
+        };
         F::into_shape(y, Ix2(1, n))
     }
 
