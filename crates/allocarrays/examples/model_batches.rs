@@ -4,33 +4,14 @@
 //!
 //! `cargo run -p allocarrays --example model_batches`
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use allocarrays::{with_allocator, AllocArray, AllocArrayBase, ArrayKind, BumperAllocator};
 use ndarray::{Array2, Axis, Ix1, Ix2};
 
-/// The system allocator, counting the allocations it serves.
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to `System` unchanged; the counter has no effect on memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract for `alloc` is passed on as it is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout (above).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 /// A dense layer and its activation.
 struct Dense {
@@ -91,11 +72,11 @@ fn main() {
         run_all(&mut scores);
     }
     let expected = scores.clone();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = counting::allocations();
     for _ in 0..100 {
         run_all(&mut scores);
     }
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocations = counting::allocations() - before;
     assert_eq!(scores, expected);
     assert_eq!(
         allocations, 0,

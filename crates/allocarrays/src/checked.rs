@@ -218,8 +218,20 @@ impl Error for UncheckedArenaArray {}
 /// once, not per element, that the memory is still valid, and panics with
 /// "array accessed after its memory has been deallocated" if not; the `try_*` forms and
 /// [`check`](AllocArrayBase::check) return [`InvalidMemory`] instead. Views and reshapes
-/// share the validity of the array they come from. Shape queries (`shape`, `len`, ...) don't
-/// touch the memory and never fail. Heap memory is always valid.
+/// share the validity of the array they come from. Heap memory is always valid.
+///
+/// # Which calls check
+///
+/// The same for the array and its views ([`CheckedView`]):
+///
+/// | calls | check |
+/// |---|---|
+/// | shape queries: `shape`, `raw_dim`, `dim`, `ndim`, `len`, `is_empty`, `nrows`, `ncols`; `is_arena`, `lease`, `is_valid`; calls that only use the shape: `similar`, `similar_shaped`, `zeros_like`, `similar_uninit` | never |
+/// | `check` and every `try_*` form (`try_view`, `try_alloc_view`, `try_sum`, `try_to_array`, `try_view_mut`, `try_as_slice`, `try_into_array`) | returns [`InvalidMemory`] |
+/// | `Debug` and `Display` | print a note instead of the elements |
+/// | everything else: element access (`view`, `as_slice`, `iter`, `get`, indexing, `sum`, ...), new arrays from it (operators, `map`, `to_owned`, `clone`, `dot`, ...), views of it (`alloc_view`, `slice`, `t`, `row`, `index_axis`, `axis_iter`, ...), reshapes (`reshape`, `into_dyn`, `insert_axis`), conversions (`into_array`, `into_unchecked`), writes | panics, at the caller's line |
+///
+/// A view checks again on every use, so one made before a reset refuses after it.
 ///
 /// New checked arrays are counted by the allocator (the seed's "tracked memory locations"), so
 /// they need a [`BumperAllocator`](crate::BumperAllocator): an

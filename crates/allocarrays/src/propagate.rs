@@ -236,15 +236,7 @@ where
 {
     with_carry(|carry| {
         let carried = SendCarried(carry.carried);
-        rayon::scope(move |scope| {
-            let carried = carried;
-            carried.0.enter(|| {
-                op(&AllocRayonScope {
-                    scope,
-                    carried: carried.0,
-                })
-            })
-        })
+        rayon::scope(move |scope| carried.run(scope, op))
     })
 }
 
@@ -263,15 +255,7 @@ impl<'scope> AllocRayonScope<'scope, '_> {
         F: for<'b> FnOnce(&AllocRayonScope<'scope, 'b>) + Send + 'scope,
     {
         let carried = SendCarried(self.carried);
-        self.scope.spawn(move |scope| {
-            let carried = carried;
-            carried.0.enter(|| {
-                f(&AllocRayonScope {
-                    scope,
-                    carried: carried.0,
-                })
-            })
-        });
+        self.scope.spawn(move |scope| carried.run(scope, f));
     }
 }
 
@@ -286,6 +270,24 @@ impl fmt::Debug for AllocRayonScope<'_, '_> {
 #[cfg(feature = "rayon")]
 #[derive(Clone, Copy)]
 struct SendCarried(Carried);
+
+#[cfg(feature = "rayon")]
+impl SendCarried {
+    /// Runs `f` with an [`AllocRayonScope`] over `scope`, under the carried allocator: the body
+    /// of `rayon_scope` and of every spawned task.
+    fn run<'scope, R>(
+        self,
+        scope: &rayon::Scope<'scope>,
+        f: impl FnOnce(&AllocRayonScope<'scope, '_>) -> R,
+    ) -> R {
+        self.0.enter(|| {
+            f(&AllocRayonScope {
+                scope,
+                carried: self.0,
+            })
+        })
+    }
+}
 
 // SAFETY: the allocator and the arena are `Sync`; `rayon::scope` finishes every task before
 // `with_carry` returns, which both outlive.

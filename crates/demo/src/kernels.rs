@@ -109,14 +109,31 @@ pub fn matmul_bias_act(
     if let Some(bias) = bias {
         assert_eq!(bias.len(), n, "matmul: bias length");
     }
+    let product = Product {
+        a,
+        b,
+        epilogue: Epilogue { bias, relu },
+        k,
+        n,
+    };
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports AVX2 and FMA (checked just above), the only requirement of
         // the `target_feature` function.
-        unsafe { matmul_avx2_fma(a, b, Epilogue { bias, relu }, out, k, n) };
+        unsafe { matmul_avx2_fma(product, out) };
         return;
     }
-    matmul_dispatch::<false>(a, b, Epilogue { bias, relu }, out, k, n);
+    matmul_dispatch::<false>(product, out);
+}
+
+/// The operands of a product `epilogue(a · b)`: `a` is `(m, k)`, `b` is `(k, n)`.
+#[derive(Clone, Copy)]
+struct Product<'a> {
+    a: &'a [f32],
+    b: &'a [f32],
+    epilogue: Epilogue<'a>,
+    k: usize,
+    n: usize,
 }
 
 /// What is applied to each sum before it is stored: `+ bias[j]`, then relu if asked.
@@ -149,32 +166,18 @@ impl Epilogue<'_> {
 /// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn matmul_avx2_fma(
-    a: &[f32],
-    b: &[f32],
-    epilogue: Epilogue<'_>,
-    out: &mut [MaybeUninit<f32>],
-    k: usize,
-    n: usize,
-) {
-    matmul_dispatch::<true>(a, b, epilogue, out, k, n);
+unsafe fn matmul_avx2_fma(product: Product<'_>, out: &mut [MaybeUninit<f32>]) {
+    matmul_dispatch::<true>(product, out);
 }
 
 /// Picks the kernel for the width `n`.
 #[inline(always)]
-fn matmul_dispatch<const FMA: bool>(
-    a: &[f32],
-    b: &[f32],
-    epilogue: Epilogue<'_>,
-    out: &mut [MaybeUninit<f32>],
-    k: usize,
-    n: usize,
-) {
-    match n {
-        10 => matmul_blocked::<4, 10, FMA>(a, b, epilogue, out, k),
-        16 => matmul_blocked::<4, 16, FMA>(a, b, epilogue, out, k),
-        32 => matmul_blocked::<2, 32, FMA>(a, b, epilogue, out, k),
-        _ => matmul_rows::<FMA>(a, b, epilogue, out, k, n),
+fn matmul_dispatch<const FMA: bool>(product: Product<'_>, out: &mut [MaybeUninit<f32>]) {
+    match product.n {
+        10 => matmul_blocked::<4, 10, FMA>(product, out),
+        16 => matmul_blocked::<4, 16, FMA>(product, out),
+        32 => matmul_blocked::<2, 32, FMA>(product, out),
+        _ => matmul_rows::<FMA>(product, out),
     }
 }
 
@@ -193,12 +196,12 @@ fn mul_add<const FMA: bool>(x: f32, y: f32, acc: f32) -> f32 {
 /// output element is written once.
 #[inline(always)]
 fn matmul_blocked<const R: usize, const N: usize, const FMA: bool>(
-    a: &[f32],
-    b: &[f32],
-    epilogue: Epilogue<'_>,
+    product: Product<'_>,
     out: &mut [MaybeUninit<f32>],
-    k: usize,
 ) {
+    let Product {
+        a, b, epilogue, k, ..
+    } = product;
     let mut a_blocks = a.chunks_exact(R * k);
     let mut out_blocks = out.chunks_exact_mut(R * N);
     for (a_block, out_block) in (&mut a_blocks).zip(&mut out_blocks) {
@@ -219,21 +222,24 @@ fn matmul_blocked<const R: usize, const N: usize, const FMA: bool>(
         }
     }
     // The rows left over, one at a time.
-    let rest = a_blocks.remainder();
-    matmul_rows::<FMA>(rest, b, epilogue, out_blocks.into_remainder(), k, N);
+    let rest = Product {
+        a: a_blocks.remainder(),
+        ..product
+    };
+    matmul_rows::<FMA>(rest, out_blocks.into_remainder());
 }
 
 /// `out = epilogue(a · b)`, one row at a time, for any width `n`: each row is zeroed, the
 /// products accumulated into it, and the epilogue applied.
 #[inline(always)]
-fn matmul_rows<const FMA: bool>(
-    a: &[f32],
-    b: &[f32],
-    epilogue: Epilogue<'_>,
-    out: &mut [MaybeUninit<f32>],
-    k: usize,
-    n: usize,
-) {
+fn matmul_rows<const FMA: bool>(product: Product<'_>, out: &mut [MaybeUninit<f32>]) {
+    let Product {
+        a,
+        b,
+        epilogue,
+        k,
+        n,
+    } = product;
     for (a_row, out_row) in a.chunks_exact(k).zip(out.chunks_exact_mut(n)) {
         let out_row = zeroed(out_row);
         for (&x, b_row) in a_row.iter().zip(b.chunks_exact(n)) {
