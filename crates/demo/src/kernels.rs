@@ -1,25 +1,10 @@
 //! The numeric kernels of the model's layers, on row-major slices: they write into memory
 //! they are given and never allocate, so where the layers' arrays come from is decided by the
-//! array family alone (see [`crate::tensor`]). Their outputs are uninitialised memory
-//! (`&mut [MaybeUninit<f32>]`), each element written once: a layer's new array needs no
-//! zero-fill first.
+//! array family alone (see [`crate::tensor`]).
 //!
 //! Images are in NHWC order (batch, row, column, channel): a convolution copies the 3x3
 //! patches of a tile of output pixels into the rows of a matrix (`im2col`), then multiplies it
 //! with the weights, tile after tile.
-
-use std::mem::MaybeUninit;
-
-/// A `(rows, n)` output as initialised floats, zeroed first: for the kernels that accumulate
-/// in place.
-fn zeroed(out: &mut [MaybeUninit<f32>]) -> &mut [f32] {
-    for v in out.iter_mut() {
-        v.write(0.0);
-    }
-    // SAFETY: every element was just written; `MaybeUninit<f32>` has the layout of `f32`, and
-    // the result borrows `out` exclusively for as long as `out` was.
-    unsafe { &mut *(std::ptr::from_mut::<[MaybeUninit<f32>]>(out) as *mut [f32]) }
-}
 
 /// Copies 3x3 patches (no padding, stride 1) of `x`, of shape `(n, h, w, c)`, into the rows of
 /// `cols`, of `9 * c` columns: row `r` of `cols` is output pixel `first + r` in row-major
@@ -97,7 +82,7 @@ pub fn matmul_bias_act(
     b: &[f32],
     bias: Option<&[f32]>,
     relu: bool,
-    out: &mut [MaybeUninit<f32>],
+    out: &mut [f32],
     k: usize,
     n: usize,
 ) {
@@ -109,54 +94,16 @@ pub fn matmul_bias_act(
     if let Some(bias) = bias {
         assert_eq!(bias.len(), n, "matmul: bias length");
     }
-    let product = Product {
-        a,
-        b,
-        epilogue: Epilogue { bias, relu },
-        k,
-        n,
-    };
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports AVX2 and FMA (checked just above), the only requirement of
         // the `target_feature` function.
-        unsafe { matmul_avx2_fma(product, out) };
+        unsafe { matmul_avx2_fma(a, b, out, k, n) };
+        bias_act(out, bias, relu, n);
         return;
     }
-    matmul_dispatch::<false>(product, out);
-}
-
-/// The operands of a product `epilogue(a · b)`: `a` is `(m, k)`, `b` is `(k, n)`.
-#[derive(Clone, Copy)]
-struct Product<'a> {
-    a: &'a [f32],
-    b: &'a [f32],
-    epilogue: Epilogue<'a>,
-    k: usize,
-    n: usize,
-}
-
-/// What is applied to each sum before it is stored: `+ bias[j]`, then relu if asked.
-#[derive(Clone, Copy)]
-struct Epilogue<'a> {
-    bias: Option<&'a [f32]>,
-    relu: bool,
-}
-
-impl Epilogue<'_> {
-    /// The value stored for sum `s` in column `j`.
-    #[inline(always)]
-    fn apply(self, s: f32, j: usize) -> f32 {
-        let s = match self.bias {
-            Some(bias) => s + bias[j],
-            None => s,
-        };
-        if self.relu {
-            s.max(0.0)
-        } else {
-            s
-        }
-    }
+    matmul_dispatch::<false>(a, b, out, k, n);
+    bias_act(out, bias, relu, n);
 }
 
 /// The product compiled with AVX2 and FMA enabled.
@@ -166,18 +113,18 @@ impl Epilogue<'_> {
 /// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn matmul_avx2_fma(product: Product<'_>, out: &mut [MaybeUninit<f32>]) {
-    matmul_dispatch::<true>(product, out);
+unsafe fn matmul_avx2_fma(a: &[f32], b: &[f32], out: &mut [f32], k: usize, n: usize) {
+    matmul_dispatch::<true>(a, b, out, k, n);
 }
 
 /// Picks the kernel for the width `n`.
 #[inline(always)]
-fn matmul_dispatch<const FMA: bool>(product: Product<'_>, out: &mut [MaybeUninit<f32>]) {
-    match product.n {
-        10 => matmul_blocked::<4, 10, FMA>(product, out),
-        16 => matmul_blocked::<4, 16, FMA>(product, out),
-        32 => matmul_blocked::<2, 32, FMA>(product, out),
-        _ => matmul_rows::<FMA>(product, out),
+fn matmul_dispatch<const FMA: bool>(a: &[f32], b: &[f32], out: &mut [f32], k: usize, n: usize) {
+    match n {
+        10 => matmul_blocked::<4, 10, FMA>(a, b, out, k),
+        16 => matmul_blocked::<4, 16, FMA>(a, b, out, k),
+        32 => matmul_blocked::<2, 32, FMA>(a, b, out, k),
+        _ => matmul_rows::<FMA>(a, b, out, k, n),
     }
 }
 
@@ -191,17 +138,15 @@ fn mul_add<const FMA: bool>(x: f32, y: f32, acc: f32) -> f32 {
     }
 }
 
-/// `out = epilogue(a · b)` with `N` columns, `R` rows at a time: the `R x N` block of sums
-/// stays in registers while `k` runs, each row of `b` is loaded once per block, and each
-/// output element is written once.
+/// `out = a · b` with `N` columns, `R` rows at a time: the `R x N` block of sums stays in
+/// registers while `k` runs, each row of `b` is loaded once per block.
 #[inline(always)]
 fn matmul_blocked<const R: usize, const N: usize, const FMA: bool>(
-    product: Product<'_>,
-    out: &mut [MaybeUninit<f32>],
+    a: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+    k: usize,
 ) {
-    let Product {
-        a, b, epilogue, k, ..
-    } = product;
     let mut a_blocks = a.chunks_exact(R * k);
     let mut out_blocks = out.chunks_exact_mut(R * N);
     for (a_block, out_block) in (&mut a_blocks).zip(&mut out_blocks) {
@@ -216,64 +161,60 @@ fn matmul_blocked<const R: usize, const N: usize, const FMA: bool>(
             }
         }
         for (dst, acc_row) in out_block.chunks_exact_mut(N).zip(&acc) {
-            for (j, (d, &s)) in dst.iter_mut().zip(acc_row).enumerate() {
-                d.write(epilogue.apply(s, j));
-            }
+            dst.copy_from_slice(acc_row);
         }
     }
     // The rows left over, one at a time.
-    let rest = Product {
-        a: a_blocks.remainder(),
-        ..product
-    };
-    matmul_rows::<FMA>(rest, out_blocks.into_remainder());
+    let rest = a_blocks.remainder();
+    matmul_rows::<FMA>(rest, b, out_blocks.into_remainder(), k, N);
 }
 
-/// `out = epilogue(a · b)`, one row at a time, for any width `n`: each row is zeroed, the
-/// products accumulated into it, and the epilogue applied.
+/// `out = a · b`, one row at a time, for any width `n`.
 #[inline(always)]
-fn matmul_rows<const FMA: bool>(product: Product<'_>, out: &mut [MaybeUninit<f32>]) {
-    let Product {
-        a,
-        b,
-        epilogue,
-        k,
-        n,
-    } = product;
+fn matmul_rows<const FMA: bool>(a: &[f32], b: &[f32], out: &mut [f32], k: usize, n: usize) {
     for (a_row, out_row) in a.chunks_exact(k).zip(out.chunks_exact_mut(n)) {
-        let out_row = zeroed(out_row);
+        out_row.fill(0.0);
         for (&x, b_row) in a_row.iter().zip(b.chunks_exact(n)) {
             for (s, &y) in out_row.iter_mut().zip(b_row) {
                 *s = mul_add::<FMA>(x, y, *s);
             }
         }
-        for (j, v) in out_row.iter_mut().enumerate() {
-            *v = epilogue.apply(*v, j);
+    }
+}
+
+/// Adds `bias` to every row of the `(m, n)` matrix `out`, then applies relu if asked.
+fn bias_act(out: &mut [f32], bias: Option<&[f32]>, relu: bool, n: usize) {
+    match (bias, relu) {
+        (None, false) => {}
+        (None, true) => out.iter_mut().for_each(|v| *v = v.max(0.0)),
+        (Some(bias), relu) => {
+            for row in out.chunks_exact_mut(n) {
+                for (v, &b) in row.iter_mut().zip(bias) {
+                    let s = *v + b;
+                    *v = if relu { s.max(0.0) } else { s };
+                }
+            }
         }
     }
 }
 
 /// `out[p, c] = relu(x[p, c] * scale[c] + shift[c])` over rows of `c = scale.len()` channels:
 /// batch normalisation with its statistics folded into one scale and shift per channel.
-pub fn scale_shift_relu(x: &[f32], scale: &[f32], shift: &[f32], out: &mut [MaybeUninit<f32>]) {
+pub fn scale_shift_relu(x: &[f32], scale: &[f32], shift: &[f32], out: &mut [f32]) {
     let c = scale.len();
     assert_eq!(shift.len(), c, "batchnorm: shift length");
     assert_eq!(x.len(), out.len(), "batchnorm: output length");
     assert_eq!(x.len() % c, 0, "batchnorm: rows of c channels");
     for (o_row, x_row) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
         for (((o, &v), &s), &t) in o_row.iter_mut().zip(x_row).zip(scale).zip(shift) {
-            o.write((v * s + t).max(0.0));
+            *o = (v * s + t).max(0.0);
         }
     }
 }
 
 /// 2x2 max pooling with stride 2 (odd edges dropped, as `floor`): `x` is `(n, h, w, c)`,
 /// `out` is `(n, h / 2, w / 2, c)`.
-pub fn maxpool2(
-    x: &[f32],
-    (n, h, w, c): (usize, usize, usize, usize),
-    out: &mut [MaybeUninit<f32>],
-) {
+pub fn maxpool2(x: &[f32], (n, h, w, c): (usize, usize, usize, usize), out: &mut [f32]) {
     let (oh, ow) = (h / 2, w / 2);
     assert_eq!(x.len(), n * h * w * c, "maxpool: input shape");
     assert_eq!(out.len(), n * oh * ow * c, "maxpool: output shape");
@@ -292,7 +233,7 @@ pub fn maxpool2(
                     .zip(&bottom[l..l + c])
                     .zip(&bottom[r..r + c]);
                 for (d, (((&a, &b), &e), &f)) in dst.iter_mut().zip(windows) {
-                    d.write(a.max(b).max(e.max(f)));
+                    *d = a.max(b).max(e.max(f));
                 }
             }
         }
@@ -300,11 +241,10 @@ pub fn maxpool2(
 }
 
 /// Softmax of every row of `n` values: `out[i] = exp(x[i] - max) / sum`.
-pub fn softmax_rows(x: &[f32], n: usize, out: &mut [MaybeUninit<f32>]) {
+pub fn softmax_rows(x: &[f32], n: usize, out: &mut [f32]) {
     assert_eq!(x.len(), out.len(), "softmax: output length");
     for (o_row, x_row) in out.chunks_exact_mut(n).zip(x.chunks_exact(n)) {
         let max = x_row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let o_row = zeroed(o_row);
         let mut sum = 0.0;
         for (o, &v) in o_row.iter_mut().zip(x_row) {
             *o = (v - max).exp();
@@ -318,15 +258,6 @@ pub fn softmax_rows(x: &[f32], n: usize, out: &mut [MaybeUninit<f32>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Runs `kernel` on `len` outputs (initialised to NaN, so every read below is sound) and
-    /// returns them.
-    fn outputs(len: usize, kernel: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
-        let mut out = vec![MaybeUninit::new(f32::NAN); len];
-        kernel(&mut out);
-        // SAFETY: every element was initialised (to NaN, or by the kernel).
-        out.iter().map(|v| unsafe { v.assume_init() }).collect()
-    }
 
     /// The textbook triple loop.
     fn naive(a: &[f32], b: &[f32], k: usize, n: usize) -> Vec<f32> {
@@ -347,9 +278,8 @@ mod tests {
             let a: Vec<f32> = (0..m * k).map(|_| rng.uniform(-1.0, 1.0)).collect();
             let b: Vec<f32> = (0..k * n).map(|_| rng.uniform(-1.0, 1.0)).collect();
             let bias: Vec<f32> = (0..n).map(|_| rng.uniform(-1.0, 1.0)).collect();
-            let out = outputs(m * n, |out| {
-                matmul_bias_act(&a, &b, Some(&bias), true, out, k, n);
-            });
+            let mut out = vec![f32::NAN; m * n];
+            matmul_bias_act(&a, &b, Some(&bias), true, &mut out, k, n);
             let expected = naive(&a, &b, k, n);
             for (i, (&got, &want)) in out.iter().zip(&expected).enumerate() {
                 let want = (want + bias[i % n]).max(0.0);
@@ -384,14 +314,16 @@ mod tests {
     fn maxpool_takes_the_max_of_each_window_and_drops_odd_edges() {
         let (n, h, w, c) = (1, 3, 5, 1);
         let x: Vec<f32> = (0..15).map(|i| i as f32).collect();
-        let out = outputs(2, |out| maxpool2(&x, (n, h, w, c), out));
+        let mut out = vec![0.0; 2];
+        maxpool2(&x, (n, h, w, c), &mut out);
         assert_eq!(out, [6.0, 8.0]);
     }
 
     #[test]
     fn softmax_rows_sum_to_one() {
         let x = [1.0, 2.0, 3.0, -1.0, 0.0, 1000.0];
-        let out = outputs(6, |out| softmax_rows(&x, 3, out));
+        let mut out = [0.0; 6];
+        softmax_rows(&x, 3, &mut out);
         for row in out.chunks(3) {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         }
@@ -402,9 +334,8 @@ mod tests {
     #[test]
     fn batchnorm_scales_shifts_and_clamps() {
         let x = [1.0, -1.0, 2.0, 3.0];
-        let out = outputs(4, |out| {
-            scale_shift_relu(&x, &[2.0, 1.0], &[0.5, -5.0], out)
-        });
+        let mut out = [0.0; 4];
+        scale_shift_relu(&x, &[2.0, 1.0], &[0.5, -5.0], &mut out);
         assert_eq!(out, [2.5, 0.0, 4.5, 0.0]);
     }
 }

@@ -217,22 +217,18 @@ impl<M: Param, V: Param> Conv<M, V> {
         let pixels = n * oh * ow;
         // A multiple of 4 rows, the row blocking of the product kernel.
         let tile = (TILE_FLOATS / k / 4 * 4).clamp(4, pixels.max(4));
-        let mut cols = F::zeros(Ix2(tile, k));
+        let mut cols = F::build(Ix2(tile, k), |_| {});
         let cols = F::as_slice_mut(&mut cols);
         let xs = F::as_slice(x);
         let (weight, bias) = (self.weight.values(), self.bias.values());
-        // SAFETY: the tiles cover the output; `matmul_bias_act` writes each of a tile's
-        // `rows * c_out` elements.
-        let out = unsafe {
-            F::build(Ix2(pixels, c_out), |out| {
-                for (t, out_tile) in out.chunks_mut(tile * c_out).enumerate() {
-                    let rows = out_tile.len() / c_out;
-                    let cols = &mut cols[..rows * k];
-                    kernels::im2col3x3(xs, (n, h, w, c), t * tile, cols);
-                    kernels::matmul_bias_act(cols, weight, Some(bias), true, out_tile, k, c_out);
-                }
-            })
-        };
+        let out = F::build(Ix2(pixels, c_out), |out| {
+            for (t, out_tile) in out.chunks_mut(tile * c_out).enumerate() {
+                let rows = out_tile.len() / c_out;
+                let cols = &mut cols[..rows * k];
+                kernels::im2col3x3(xs, (n, h, w, c), t * tile, cols);
+                kernels::matmul_bias_act(cols, weight, Some(bias), true, out_tile, k, c_out);
+            }
+        });
         F::into_shape(out, Ix4(n, oh, ow, c_out))
     }
 }
@@ -243,12 +239,9 @@ impl<V: Param> BatchNorm<V> {
         let (n, h, w, c) = dims4::<F>(x);
         let xs = F::as_slice(x);
         let (scale, shift) = (self.scale.values(), self.shift.values());
-        // SAFETY: `scale_shift_relu` writes every element of `out` (it checks the length).
-        unsafe {
-            F::build(Ix4(n, h, w, c), |out| {
-                kernels::scale_shift_relu(xs, scale, shift, out)
-            })
-        }
+        F::build(Ix4(n, h, w, c), |out| {
+            kernels::scale_shift_relu(xs, scale, shift, out)
+        })
     }
 }
 
@@ -256,12 +249,9 @@ impl<V: Param> BatchNorm<V> {
 pub fn maxpool<F: ArrayFamily>(x: &F::Array<Ix4>) -> F::Array<Ix4> {
     let (n, h, w, c) = dims4::<F>(x);
     let xs = F::as_slice(x);
-    // SAFETY: `maxpool2` writes every element of `out` (it checks the length).
-    unsafe {
-        F::build(Ix4(n, h / 2, w / 2, c), |out| {
-            kernels::maxpool2(xs, (n, h, w, c), out)
-        })
-    }
+    F::build(Ix4(n, h / 2, w / 2, c), |out| {
+        kernels::maxpool2(xs, (n, h, w, c), out)
+    })
 }
 
 impl<M: Param, V: Param> Dense<M, V> {
@@ -276,12 +266,9 @@ impl<M: Param, V: Param> Dense<M, V> {
         assert_eq!(k, inputs, "dense: {inputs} inputs, weights for {k}");
         let xs = F::as_slice(x);
         let (weight, bias) = (self.weight.values(), self.bias.values());
-        // SAFETY: `matmul_bias_act` writes every element of `out` (it checks the length).
-        unsafe {
-            F::build(Ix2(n, outputs), |out| {
-                kernels::matmul_bias_act(xs, weight, Some(bias), false, out, k, outputs)
-            })
-        }
+        F::build(Ix2(n, outputs), |out| {
+            kernels::matmul_bias_act(xs, weight, Some(bias), false, out, k, outputs)
+        })
     }
 }
 
@@ -291,12 +278,9 @@ pub fn softmax<F: ArrayFamily>(x: &F::Array<Ix2>) -> F::Array<Ix2> {
         panic!("softmax input is 2-d")
     };
     let xs = F::as_slice(x);
-    // SAFETY: `softmax_rows` writes every element of `out` (it checks the length).
-    unsafe {
-        F::build(Ix2(n, classes), |out| {
-            kernels::softmax_rows(xs, classes, out)
-        })
-    }
+    F::build(Ix2(n, classes), |out| {
+        kernels::softmax_rows(xs, classes, out)
+    })
 }
 
 impl<M: Param, V: Param> DigitsModel<M, V> {
