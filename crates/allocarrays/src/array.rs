@@ -922,7 +922,19 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
         R: Operand<Elem = A>,
         A: Clone,
     {
-        self.zip_mut_with(rhs, |x, y| *x = y.clone());
+        self.assert_valid();
+        let done = rhs.with_view(|rhs| {
+            // The seed's `b .= a` of a same-shape row-major array: one slice copy (a `memcpy`
+            // for `Copy` elements).
+            match rhs.to_slice() {
+                Some(src) if rhs.shape() == self.shape() => {
+                    self.storage.as_mut_slice().clone_from_slice(src);
+                    Ok(())
+                }
+                _ => self.zip_mut_view(rhs, |x, y| *x = y.clone()),
+            }
+        });
+        or_panic(done);
     }
 
     /// Calls `f(element, rhs element)` for every element, with `rhs` broadcast to this shape
@@ -940,18 +952,27 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
         F: FnMut(&mut A, &R::Elem),
     {
         self.assert_valid();
-        let dim = self.dim.clone();
-        let done = rhs.with_view(|rhs| {
-            let Some(rhs) = rhs.broadcast(dim.clone()) else {
-                return Err(ArrayError::BroadcastTo {
-                    from: rhs.shape().to_vec(),
-                    to: dim.slice().to_vec(),
-                });
-            };
-            Zip::from(self.raw_view_mut()).and(rhs).for_each(&mut f);
-            Ok(())
-        });
-        or_panic(done);
+        or_panic(rhs.with_view(|rhs| self.zip_mut_view(rhs, &mut f)));
+    }
+
+    /// `f(element, rhs element)` for every element, `rhs` broadcast to this shape; no check.
+    ///
+    /// # Errors
+    ///
+    /// [`ArrayError::BroadcastTo`] if `rhs` can't be broadcast to the shape.
+    fn zip_mut_view<B, E: Dimension>(
+        &mut self,
+        rhs: ArrayView<'_, B, E>,
+        f: impl FnMut(&mut A, &B),
+    ) -> Result<(), ArrayError> {
+        let Some(rhs) = rhs.broadcast(self.dim.clone()) else {
+            return Err(ArrayError::BroadcastTo {
+                from: rhs.shape().to_vec(),
+                to: self.shape().to_vec(),
+            });
+        };
+        Zip::from(self.raw_view_mut()).and(rhs).for_each(f);
+        Ok(())
     }
 
     /// Sets every element to a clone of `value`.
