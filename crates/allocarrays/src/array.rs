@@ -102,10 +102,14 @@ pub struct AllocArrayBase<A, D, K = Unchecked> {
 /// ```
 pub type AllocArray<A, D> = AllocArrayBase<A, D, Unchecked>;
 
-/// A borrowed view of an [`AllocArrayBase`] (a slice, a transpose, or the whole array) on
-/// which arithmetic, `map` and reductions work as on the array and make new arrays from the
+/// A borrowed view of an [`AllocArrayBase`] (a slice, a transpose, a row, or the whole array)
+/// on which arithmetic, `map` and reductions work as on the array and make new arrays from the
 /// current allocator. A view of a checked array checks the array's memory before every
 /// operation. Use the aliases [`AllocView`] and [`CheckedView`](crate::CheckedView).
+///
+/// It has every read-only method of the array, written once for both (the table of
+/// [`AllocArrayBase`] says where each result comes from): views of a view are views of the
+/// same memory, for as long as the array is borrowed.
 ///
 /// ```
 /// use allocarrays::AllocArray;
