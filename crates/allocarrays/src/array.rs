@@ -5,22 +5,24 @@
 //! Both are instances of generic types with a [`Checking`] kind: [`AllocArrayBase`] and
 //! [`AllocViewBase`]. The checked kind ([`CheckedAllocArray`](crate::CheckedAllocArray)) shares
 //! every line of code here; it only adds the check of the memory's validity before each
-//! operation (see [`crate::checked`]).
+//! operation (see [`crate::checked`]). The methods the array and the view share are written
+//! once, in `methods.rs`.
 
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
-use std::ops::{Add, Div, Index, IndexMut};
+use std::ops::{Index, IndexMut};
 
 use ndarray::{
     Array, ArrayView, ArrayViewMut, Axis, Dimension, ErrorKind, IntoDimension, Ix1, IxDyn, NdIndex,
-    RemoveAxis, ShapeError, SliceArg, Zip,
+    ShapeError, SliceArg, Zip,
 };
-use num_traits::{FromPrimitive, One, Zero};
+use num_traits::{One, Zero};
 
 use crate::checked::{check_lease, invalid_memory, tracking, Checking, Unchecked};
 use crate::epoch::Lease;
-use crate::ops::{cannot_broadcast_to, map_new, zip_new, DotDim, Operand};
+use crate::error::{or_panic, ArrayError};
+use crate::ops::Operand;
 use crate::storage::Storage;
 
 /// An owned n-d array in row-major (C) order over memory from the heap or from an allocator,
@@ -35,7 +37,35 @@ use crate::storage::Storage;
 ///
 /// Reading an ndarray function's way: [`view`](Self::view) gives an `ndarray::ArrayView`, so
 /// every read-only `ndarray` function works on the array; [`view_mut`](Self::view_mut) gives
-/// a mutable one.
+/// a mutable one. Mind that an `ndarray` method called on that view makes its new arrays on
+/// the heap, as plain `ndarray` arrays: prefer the methods below, which keep to the allocator.
+///
+/// # Where results come from
+///
+/// The same for arrays and their views ([`AllocViewBase`]):
+///
+/// | result | methods | memory |
+/// |---|---|---|
+/// | a view of the same memory ([`AllocViewBase`], no copy) | [`alloc_view`](Self::alloc_view), [`slice`](Self::slice), [`t`](Self::t), [`reversed_axes`](Self::reversed_axes), [`row`](Self::row), [`column`](Self::column), [`index_axis`](Self::index_axis), [`axis_iter`](Self::axis_iter), [`outer_iter`](Self::outer_iter) | the array's |
+/// | the same memory, another shape (owned arrays only) | [`reshape`](Self::reshape), [`insert_axis`](Self::insert_axis), [`into_dyn`](Self::into_dyn) | the array's |
+/// | a new array ([`AllocArrayBase`]) | operators (`+ - * / %`, unary `-`), [`map`](Self::map), [`mapv`](Self::mapv), [`zip_with`](Self::zip_with), [`to_owned`](Self::to_owned), `clone`, [`similar`](Self::similar), [`similar_shaped`](Self::similar_shaped), [`zeros_like`](Self::zeros_like), [`sum_axis`](Self::sum_axis), [`mean_axis`](Self::mean_axis), [`fold_axis`](Self::fold_axis), [`map_axis`](Self::map_axis), [`dot`](Self::dot) (2-d results), constructors (`zeros`, `from_elem`, ...) | the current allocator (the heap outside any [`with_allocator`](crate::with_allocator)) |
+/// | a plain `ndarray` array | [`to_array`](Self::to_array), [`into_array`](Self::into_array) | the heap, always |
+/// | an `ndarray` view | [`view`](Self::view), [`view_mut`](Self::view_mut), [`slice_mut`](Self::slice_mut) | the array's (but `ndarray` methods on it make heap arrays) |
+/// | a scalar | [`sum`](Self::sum), [`product`](Self::product), [`mean`](Self::mean), [`fold`](Self::fold), [`dot`](Self::dot) (1-d · 1-d) | - |
+/// | nothing new (in place) | [`assign`](Self::assign), [`fill`](Self::fill), [`map_inplace`](Self::map_inplace), [`mapv_inplace`](Self::mapv_inplace), `+=` and friends | the array's |
+///
+/// Arrays made from existing data (`From<ndarray::Array>`, `From<Vec>`,
+/// [`from_shape_vec`](Self::from_shape_vec)) keep that heap memory.
+///
+/// # Panics and `Result`s
+///
+/// Making a new array panics, at the caller's line, if the current allocator can't provide the
+/// memory (a full fixed-capacity buffer) or the shape's size overflows; the `try_*`
+/// constructors ([`try_zeros`](Self::try_zeros), [`try_from_elem`](Self::try_from_elem),
+/// [`try_similar`](Self::try_similar), ...) return an [`ArrayError`](crate::ArrayError)
+/// instead. Operators panic, also at the caller's line, when shapes can't be broadcast
+/// together. Which calls check a checked array's memory: see
+/// [`CheckedAllocArray`](crate::CheckedAllocArray).
 ///
 /// Dropping the array drops its elements (also in an arena) and releases its memory: heap
 /// memory is freed, arena memory is reclaimed by the allocator's next reset.
@@ -72,10 +102,14 @@ pub struct AllocArrayBase<A, D, K = Unchecked> {
 /// ```
 pub type AllocArray<A, D> = AllocArrayBase<A, D, Unchecked>;
 
-/// A borrowed view of an [`AllocArrayBase`] (a slice, a transpose, or the whole array) on
-/// which arithmetic, `map` and reductions work as on the array and make new arrays from the
+/// A borrowed view of an [`AllocArrayBase`] (a slice, a transpose, a row, or the whole array)
+/// on which arithmetic, `map` and reductions work as on the array and make new arrays from the
 /// current allocator. A view of a checked array checks the array's memory before every
 /// operation. Use the aliases [`AllocView`] and [`CheckedView`](crate::CheckedView).
+///
+/// It has every read-only method of the array, written once for both (the table of
+/// [`AllocArrayBase`] says where each result comes from): views of a view are views of the
+/// same memory, for as long as the array is borrowed.
 ///
 /// ```
 /// use allocarrays::AllocArray;
@@ -118,6 +152,7 @@ pub type AllocView<'a, A, D> = AllocViewBase<'a, A, D, Unchecked>;
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReshapeError {
     from: Vec<usize>,
     to: Vec<usize>,
@@ -130,6 +165,7 @@ impl ReshapeError {
     /// # let err = allocarrays::AllocArray::from(vec![1]).reshape(2).unwrap_err();
     /// assert_eq!(err.from(), &[1]);
     /// ```
+    #[must_use]
     pub fn from(&self) -> &[usize] {
         &self.from
     }
@@ -140,6 +176,7 @@ impl ReshapeError {
     /// # let err = allocarrays::AllocArray::from(vec![1]).reshape(2).unwrap_err();
     /// assert_eq!(err.to(), &[2]);
     /// ```
+    #[must_use]
     pub fn to(&self) -> &[usize] {
         &self.to
     }
@@ -147,25 +184,25 @@ impl ReshapeError {
 
 impl fmt::Display for ReshapeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// The element count, or a note that it overflows.
+        fn count(shape: &[usize]) -> String {
+            match shape.iter().try_fold(1usize, |n, &len| n.checked_mul(len)) {
+                Some(n) => format!("{n} elements"),
+                None => "a number of elements that overflows usize".to_string(),
+            }
+        }
         write!(
             f,
-            "cannot reshape an array of shape {:?} ({} elements) into shape {:?} ({} elements)",
+            "cannot reshape an array of shape {:?} ({}) into shape {:?} ({})",
             self.from,
-            self.from.iter().product::<usize>(),
+            count(&self.from),
             self.to,
-            self.to.iter().product::<usize>()
+            count(&self.to)
         )
     }
 }
 
 impl std::error::Error for ReshapeError {}
-
-/// The panic for a shape whose element count overflows `usize`.
-#[cold]
-#[track_caller]
-fn shape_overflow(shape: &[usize]) -> ! {
-    panic!("the number of elements of shape {shape:?} overflows usize")
-}
 
 /// The panic for an index out of bounds.
 #[cold]
@@ -190,21 +227,44 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     }
 
     /// A new array of shape `dim` from the current allocator, element `i` (row-major) made by
-    /// `f(i)`.
+    /// `f(i)`: `f` is called once for each `i` in `0..dim.size()`, in order (the contract of
+    /// `Storage::try_from_fn`), and not at all on error.
+    ///
+    /// # Errors
+    ///
+    /// [`ArrayError::ShapeOverflow`] if the element count overflows `usize`; otherwise as
+    /// `Storage::try_from_fn`.
     #[inline]
+    pub(crate) fn try_new_with(dim: D, f: impl FnMut(usize) -> A) -> Result<Self, ArrayError> {
+        let Some(len) = dim.size_checked() else {
+            return Err(ArrayError::ShapeOverflow {
+                shape: dim.slice().to_vec(),
+            });
+        };
+        let storage = Storage::try_from_fn(len, tracking::<K>(), f)?;
+        Ok(Self::from_storage(storage, dim))
+    }
+
+    /// [`try_new_with`](Self::try_new_with), panicking at the caller's line on error.
+    #[inline]
+    #[track_caller]
     pub(crate) fn new_with(dim: D, f: impl FnMut(usize) -> A) -> Self {
-        let len = dim
-            .size_checked()
-            .unwrap_or_else(|| shape_overflow(dim.slice()));
-        Self::from_storage(Storage::from_fn(len, tracking::<K>(), f), dim)
+        or_panic(Self::try_new_with(dim, f))
     }
 
     /// A new array of shape `dim` from the current allocator, filled from `iter` (which
     /// yields at least `dim.size()` items).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_new_with`](Self::try_new_with).
     #[inline]
-    pub(crate) fn new_from_iter(dim: D, iter: impl IntoIterator<Item = A>) -> Self {
+    pub(crate) fn try_new_from_iter(
+        dim: D,
+        iter: impl IntoIterator<Item = A>,
+    ) -> Result<Self, ArrayError> {
         let mut iter = iter.into_iter();
-        Self::new_with(dim, |_| {
+        Self::try_new_with(dim, |_| {
             iter.next()
                 .expect("the iterator yields one item per element")
         })
@@ -212,6 +272,12 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
 
     pub(crate) fn storage(&self) -> &Storage<A> {
         &self.storage
+    }
+
+    /// The elements in row-major order, mutably, without the check.
+    #[inline]
+    pub(crate) fn storage_mut_slice(&mut self) -> &mut [A] {
+        self.storage.as_mut_slice()
     }
 
     /// The same array as another kind (no check, no copy).
@@ -252,10 +318,36 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     /// The check, panicking.
     #[inline]
     #[track_caller]
-    fn assert_valid(&self) {
+    pub(crate) fn assert_valid(&self) {
         if check_lease::<K>(self.storage.lease()).is_err() {
             invalid_memory();
         }
+    }
+
+    /// The shape (for the methods shared with views).
+    #[inline]
+    pub(crate) fn shape_ref(&self) -> &[usize] {
+        self.dim.slice()
+    }
+
+    /// The shape as a dimension value (for the methods shared with views).
+    #[inline]
+    pub(crate) fn dim_value(&self) -> D {
+        self.dim.clone()
+    }
+
+    /// The lease (for the methods shared with views).
+    #[inline]
+    pub(crate) fn lease_ref(&self) -> Option<&Lease> {
+        self.storage.lease()
+    }
+
+    /// The whole array as a view, after the check (for the methods shared with views).
+    #[inline]
+    #[track_caller]
+    pub(crate) fn base(&self) -> AllocViewBase<'_, A, D, K> {
+        self.assert_valid();
+        self.view_unchecked()
     }
 
     pub(crate) fn into_array_unchecked(self) -> Array<A, D> {
@@ -281,24 +373,45 @@ impl<'a, A, D: Dimension, K: Checking> AllocViewBase<'a, A, D, K> {
         self.view.clone()
     }
 
-    /// The lease of the array viewed; `None` for heap memory.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1, 2]);
-    /// assert!(a.t().lease().is_none()); // heap
-    /// ```
-    #[inline]
-    pub fn lease(&self) -> Option<&'a Lease> {
-        self.lease
-    }
-
     /// The check, panicking.
     #[inline]
     #[track_caller]
-    fn assert_valid(&self) {
+    pub(crate) fn assert_valid(&self) {
         if check_lease::<K>(self.lease).is_err() {
             invalid_memory();
         }
+    }
+
+    /// The shape (for the methods shared with arrays).
+    #[inline]
+    pub(crate) fn shape_ref(&self) -> &[usize] {
+        self.view.shape()
+    }
+
+    /// The shape as a dimension value (for the methods shared with arrays).
+    #[inline]
+    pub(crate) fn dim_value(&self) -> D {
+        self.view.raw_dim()
+    }
+
+    /// The lease (for the methods shared with arrays).
+    #[inline]
+    pub(crate) fn lease_ref(&self) -> Option<&'a Lease> {
+        self.lease
+    }
+
+    /// The same view without the check (for the methods shared with arrays).
+    #[inline]
+    pub(crate) fn view_unchecked(&self) -> AllocViewBase<'a, A, D, K> {
+        self.clone()
+    }
+
+    /// The same view, after the check (for the methods shared with arrays).
+    #[inline]
+    #[track_caller]
+    pub(crate) fn base(&self) -> AllocViewBase<'a, A, D, K> {
+        self.assert_valid();
+        self.clone()
     }
 }
 
@@ -329,21 +442,58 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
 
     /// A new array of zeros, from the current allocator.
     ///
+    /// # Panics
+    ///
+    /// At the caller's line, if the memory can't be had or the shape's size overflows (see
+    /// [`try_zeros`](Self::try_zeros)).
+    ///
     /// ```
     /// use allocarrays::AllocArray;
     ///
     /// let a = AllocArray::<f32, _>::zeros((2, 3));
     /// assert_eq!(a.sum(), 0.0);
     /// ```
+    #[must_use]
+    #[track_caller]
     pub fn zeros<Sh>(shape: Sh) -> Self
     where
         Sh: IntoDimension<Dim = D>,
         A: Zero,
     {
-        Self::new_with(shape.into_dimension(), |_| A::zero())
+        or_panic(Self::try_zeros(shape))
+    }
+
+    /// A new array of zeros, from the current allocator, or why it can't be made.
+    ///
+    /// # Errors
+    ///
+    /// [`ArrayError::ShapeOverflow`] or [`ArrayError::SizeOverflow`] if the shape's element
+    /// count or byte size overflows; [`ArrayError::Alloc`] if the current allocator can't
+    /// provide the memory (a full fixed-capacity buffer).
+    ///
+    /// ```
+    /// use allocarrays::{with_allocator, AllocArray, ArrayError, BumperAllocator};
+    ///
+    /// let alloc = BumperAllocator::with_capacity(1024);
+    /// with_allocator(&alloc, || {
+    ///     assert!(AllocArray::<f64, _>::try_zeros(16).is_ok());
+    ///     let err = AllocArray::<f64, _>::try_zeros(1 << 20).unwrap_err();
+    ///     assert!(matches!(err, ArrayError::Alloc { .. }));
+    /// });
+    /// ```
+    pub fn try_zeros<Sh>(shape: Sh) -> Result<Self, ArrayError>
+    where
+        Sh: IntoDimension<Dim = D>,
+        A: Zero,
+    {
+        Self::try_new_with(shape.into_dimension(), |_| A::zero())
     }
 
     /// A new array of ones, from the current allocator.
+    ///
+    /// # Panics
+    ///
+    /// As [`zeros`](Self::zeros).
     ///
     /// ```
     /// use allocarrays::AllocArray;
@@ -351,15 +501,21 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     /// let a = AllocArray::<i64, _>::ones(4);
     /// assert_eq!(a.sum(), 4);
     /// ```
+    #[must_use]
+    #[track_caller]
     pub fn ones<Sh>(shape: Sh) -> Self
     where
         Sh: IntoDimension<Dim = D>,
         A: One,
     {
-        Self::new_with(shape.into_dimension(), |_| A::one())
+        or_panic(Self::try_new_with(shape.into_dimension(), |_| A::one()))
     }
 
     /// A new array with every element a clone of `elem`, from the current allocator.
+    ///
+    /// # Panics
+    ///
+    /// As [`zeros`](Self::zeros).
     ///
     /// ```
     /// use allocarrays::AllocArray;
@@ -367,16 +523,44 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     /// let a = AllocArray::from_elem((2, 2), "x".to_string());
     /// assert_eq!(a[[1, 1]], "x");
     /// ```
+    #[must_use]
+    #[track_caller]
     pub fn from_elem<Sh>(shape: Sh, elem: A) -> Self
     where
         Sh: IntoDimension<Dim = D>,
         A: Clone,
     {
-        Self::new_with(shape.into_dimension(), |_| elem.clone())
+        or_panic(Self::try_from_elem(shape, elem))
+    }
+
+    /// A new array with every element a clone of `elem`, from the current allocator, or why it
+    /// can't be made.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_zeros`](Self::try_zeros).
+    ///
+    /// ```
+    /// use allocarrays::AllocArray;
+    ///
+    /// let a = AllocArray::try_from_elem(3, 7u8).unwrap();
+    /// assert_eq!(a.as_slice(), &[7, 7, 7]);
+    /// assert!(AllocArray::try_from_elem((usize::MAX, usize::MAX), 0u8).is_err());
+    /// ```
+    pub fn try_from_elem<Sh>(shape: Sh, elem: A) -> Result<Self, ArrayError>
+    where
+        Sh: IntoDimension<Dim = D>,
+        A: Clone,
+    {
+        Self::try_new_with(shape.into_dimension(), |_| elem.clone())
     }
 
     /// A new array whose element at each index is `f(index)`, from the current allocator;
     /// `f` is called in row-major order.
+    ///
+    /// # Panics
+    ///
+    /// As [`zeros`](Self::zeros).
     ///
     /// ```
     /// use allocarrays::AllocArray;
@@ -384,14 +568,43 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     /// let a = AllocArray::from_shape_fn((2, 3), |(i, j)| 10 * i + j);
     /// assert_eq!(a.as_slice(), &[0, 1, 2, 10, 11, 12]);
     /// ```
-    pub fn from_shape_fn<Sh, F>(shape: Sh, mut f: F) -> Self
+    #[must_use]
+    #[track_caller]
+    pub fn from_shape_fn<Sh, F>(shape: Sh, f: F) -> Self
+    where
+        Sh: IntoDimension<Dim = D>,
+        F: FnMut(D::Pattern) -> A,
+    {
+        or_panic(Self::try_from_shape_fn(shape, f))
+    }
+
+    /// A new array whose element at each index is `f(index)`, from the current allocator, or
+    /// why it can't be made (then `f` is not called).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_zeros`](Self::try_zeros).
+    ///
+    /// ```
+    /// use allocarrays::AllocArray;
+    ///
+    /// let a = AllocArray::try_from_shape_fn(3, |i| i * i).unwrap();
+    /// assert_eq!(a.as_slice(), &[0, 1, 4]);
+    /// ```
+    pub fn try_from_shape_fn<Sh, F>(shape: Sh, mut f: F) -> Result<Self, ArrayError>
     where
         Sh: IntoDimension<Dim = D>,
         F: FnMut(D::Pattern) -> A,
     {
         let dim = shape.into_dimension();
+        if dim.size_checked().is_none() {
+            // Checked before `indices` is made: it would overflow too.
+            return Err(ArrayError::ShapeOverflow {
+                shape: dim.slice().to_vec(),
+            });
+        }
         let indices = ndarray::indices(dim.clone()).into_iter();
-        Self::new_from_iter(dim, indices.map(&mut f))
+        Self::try_new_from_iter(dim, indices.map(&mut f))
     }
 }
 
@@ -473,135 +686,9 @@ impl<A, D: Dimension, K: Checking> From<AllocArrayBase<A, D, K>> for Array<A, D>
 }
 
 // ---------------------------------------------------------------------------------------------
-// The operations of arrays and views. Those of the owned array check once and hand over to the
-// view's, which make the new arrays.
+// The operations of owned arrays only (those shared with views are in `methods.rs`).
 
 impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
-    /// The shape: the length of each axis.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::<u8, _>::zeros((2, 5));
-    /// assert_eq!(a.shape(), &[2, 5]);
-    /// ```
-    #[inline]
-    pub fn shape(&self) -> &[usize] {
-        self.dim.slice()
-    }
-
-    /// The shape as a dimension value (`Ix2` and the like).
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::<u8, _>::zeros((2, 5));
-    /// assert_eq!(a.raw_dim(), ndarray::Dim([2, 5]));
-    /// ```
-    #[inline]
-    pub fn raw_dim(&self) -> D {
-        self.dim.clone()
-    }
-
-    /// The shape as a pattern (`(usize, usize)` for two dimensions).
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::<u8, _>::zeros((2, 5));
-    /// assert_eq!(a.dim(), (2, 5));
-    /// ```
-    #[inline]
-    pub fn dim(&self) -> D::Pattern {
-        self.dim.clone().into_pattern()
-    }
-
-    /// The number of axes.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::<u8, _>::zeros((2, 5));
-    /// assert_eq!(a.ndim(), 2);
-    /// ```
-    #[inline]
-    pub fn ndim(&self) -> usize {
-        self.dim.ndim()
-    }
-
-    /// The number of elements.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::<u8, _>::zeros((2, 5));
-    /// assert_eq!(a.len(), 10);
-    /// ```
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.storage.len()
-    }
-
-    /// Whether the array has no elements.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::<u8, _>::zeros((2, 0));
-    /// assert!(a.is_empty());
-    /// ```
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.storage.len() == 0
-    }
-
-    /// Whether the memory came from an allocator (set by
-    /// [`with_allocator`](crate::with_allocator)) rather than the heap.
-    ///
-    /// ```
-    /// use allocarrays::{with_allocator, AllocArray, BumperAllocator};
-    ///
-    /// let alloc = BumperAllocator::with_capacity(1 << 16);
-    /// assert!(!AllocArray::<f64, _>::zeros(3).is_arena());
-    /// assert!(with_allocator(&alloc, || AllocArray::<f64, _>::zeros(3).is_arena()));
-    /// ```
-    #[inline]
-    pub fn is_arena(&self) -> bool {
-        self.storage.lease().is_some()
-    }
-
-    /// The lease on the arena memory; `None` for heap memory.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1]);
-    /// assert!(a.lease().is_none());
-    /// ```
-    #[inline]
-    pub fn lease(&self) -> Option<&Lease> {
-        self.storage.lease()
-    }
-
-    /// Whether the allocator was not reset since the memory was handed out (always true for
-    /// heap memory). Unchecked arrays stay readable either way (their memory is kept while
-    /// they live); checked ones refuse access once this is false.
-    ///
-    /// ```
-    /// use allocarrays::{with_allocator, AllocArray, BumperAllocator};
-    ///
-    /// let alloc = BumperAllocator::with_capacity(1 << 16);
-    /// let a = with_allocator(&alloc, || AllocArray::<f64, _>::ones(3));
-    /// assert!(a.is_valid());
-    /// alloc.reset();
-    /// assert!(!a.is_valid());
-    /// assert_eq!(a.sum(), 3.0); // still readable: the memory is pinned while `a` lives
-    /// ```
-    #[inline]
-    pub fn is_valid(&self) -> bool {
-        self.storage.lease().is_none_or(Lease::is_valid)
-    }
-
-    /// An `ndarray` view of the elements, so every read-only `ndarray` function works on the
-    /// array. Checked arrays check their memory first (once, at the view's making).
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(ndarray::array![[1.0, 2.0], [3.0, 4.0]]);
-    /// assert_eq!(a.view().column(1).sum(), 6.0);
-    /// ```
-    #[inline]
-    #[track_caller]
-    pub fn view(&self) -> ArrayView<'_, A, D> {
-        self.assert_valid();
-        self.raw_view()
-    }
-
     /// A mutable `ndarray` view of the elements. Checked arrays check their memory first.
     ///
     /// ```
@@ -614,20 +701,6 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     pub fn view_mut(&mut self) -> ArrayViewMut<'_, A, D> {
         self.assert_valid();
         self.raw_view_mut()
-    }
-
-    /// The whole array as an [`AllocViewBase`], on which arithmetic makes new arrays.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1, 2]);
-    /// let b = a.alloc_view() + 1;
-    /// assert_eq!(b.as_slice(), &[2, 3]);
-    /// ```
-    #[inline]
-    #[track_caller]
-    pub fn alloc_view(&self) -> AllocViewBase<'_, A, D, K> {
-        self.assert_valid();
-        self.view_unchecked()
     }
 
     /// The elements in row-major order.
@@ -657,31 +730,6 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
         self.storage.as_mut_slice()
     }
 
-    /// An iterator over the elements in row-major order.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1, 2, 3]);
-    /// assert_eq!(a.iter().max(), Some(&3));
-    /// ```
-    #[inline]
-    #[track_caller]
-    pub fn iter(&self) -> ndarray::iter::Iter<'_, A, D> {
-        self.view().into_iter()
-    }
-
-    /// The element at `index`, or `None` if out of bounds.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(ndarray::array![[1, 2], [3, 4]]);
-    /// assert_eq!(a.get((1, 0)), Some(&3));
-    /// assert_eq!(a.get((2, 0)), None);
-    /// ```
-    #[track_caller]
-    pub fn get<I: NdIndex<D>>(&self, index: I) -> Option<&A> {
-        let offset = self.offset_of(index)?;
-        Some(&self.storage.as_slice()[offset])
-    }
-
     /// The element at `index`, mutably, or `None` if out of bounds.
     ///
     /// ```
@@ -709,22 +757,6 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
         Some((element.addr() - self.storage.as_ptr().addr()) / size)
     }
 
-    /// A view of a slice of the array, given with `ndarray::s!`; arithmetic on it makes new
-    /// arrays. For checked arrays, the view shares the array's validity.
-    ///
-    /// ```
-    /// use allocarrays::AllocArray;
-    /// use ndarray::s;
-    ///
-    /// let a = AllocArray::from(vec![1, 2, 3, 4]);
-    /// let b = a.slice(s![..2]) * a.slice(s![2..]);
-    /// assert_eq!(b.as_slice(), &[3, 8]);
-    /// ```
-    #[track_caller]
-    pub fn slice<I: SliceArg<D>>(&self, info: I) -> AllocViewBase<'_, A, I::OutDim, K> {
-        self.alloc_view().slice(info)
-    }
-
     /// A mutable `ndarray` view of a slice of the array.
     ///
     /// ```
@@ -737,19 +769,12 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
         self.view_mut().slice_move(info)
     }
 
-    /// The transpose, as a view (no copy).
+    /// A new array of the same shape from the current allocator (the seed's `similar(a)`),
+    /// filled with `A::default()`. Only the shape is read (no check).
     ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(ndarray::array![[1, 2, 3]]);
-    /// assert_eq!(a.t().shape(), &[3, 1]);
-    /// ```
-    #[track_caller]
-    pub fn t(&self) -> AllocViewBase<'_, A, D, K> {
-        self.alloc_view().reversed_axes()
-    }
-
-    /// A new array of the same shape from the current allocator (the seed's `similar`), filled
-    /// with `A::default()`.
+    /// # Panics
+    ///
+    /// At the caller's line, if the memory can't be had (see [`try_similar`](Self::try_similar)).
     ///
     /// ```
     /// use allocarrays::{with_allocator, AllocArray, BumperAllocator};
@@ -759,19 +784,96 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     /// let alloc = BumperAllocator::with_capacity(1 << 16);
     /// assert!(with_allocator(&alloc, || a.similar().is_arena()));
     /// ```
+    #[must_use]
+    #[track_caller]
     pub fn similar(&self) -> Self
     where
         A: Default,
     {
-        Self::new_with(self.dim.clone(), |_| A::default())
+        or_panic(self.try_similar())
+    }
+
+    /// [`similar`](Self::similar), or why the array can't be made.
+    ///
+    /// # Errors
+    ///
+    /// [`ArrayError::Alloc`] if the current allocator can't provide the memory (a full
+    /// fixed-capacity buffer).
+    ///
+    /// ```
+    /// use allocarrays::{with_allocator, AllocArray, BumperAllocator};
+    ///
+    /// let a = AllocArray::<f64, _>::zeros(1000);
+    /// let alloc = BumperAllocator::with_capacity(64);
+    /// assert!(with_allocator(&alloc, || a.try_similar()).is_err());
+    /// ```
+    pub fn try_similar(&self) -> Result<Self, ArrayError>
+    where
+        A: Default,
+    {
+        Self::try_new_with(self.dim.clone(), |_| A::default())
+    }
+
+    /// A new array of the element type with another shape, from the current allocator (the
+    /// seed's `similar(a, dims...)`), filled with `A::default()`.
+    ///
+    /// # Panics
+    ///
+    /// At the caller's line, if the memory can't be had or the shape's size overflows (see
+    /// [`try_similar_shaped`](Self::try_similar_shaped)).
+    ///
+    /// ```
+    /// use allocarrays::AllocArray;
+    ///
+    /// let c = AllocArray::from(vec![1.0f32, 2.0]);
+    /// let m = c.similar_shaped((100, 100)); // the seed's `similar(c, 100, 100)`
+    /// assert_eq!(m.shape(), &[100, 100]);
+    /// assert_eq!(m.sum(), 0.0);
+    /// ```
+    #[must_use]
+    #[track_caller]
+    pub fn similar_shaped<Sh>(&self, shape: Sh) -> AllocArrayBase<A, Sh::Dim, K>
+    where
+        Sh: IntoDimension,
+        A: Default,
+    {
+        or_panic(self.try_similar_shaped(shape))
+    }
+
+    /// [`similar_shaped`](Self::similar_shaped), or why the array can't be made.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_zeros`](Self::try_zeros).
+    ///
+    /// ```
+    /// let a = allocarrays::AllocArray::from(vec![1u8]);
+    /// assert_eq!(a.try_similar_shaped((2, 3)).unwrap().len(), 6);
+    /// assert!(a.try_similar_shaped((usize::MAX, 3)).is_err());
+    /// ```
+    pub fn try_similar_shaped<Sh>(
+        &self,
+        shape: Sh,
+    ) -> Result<AllocArrayBase<A, Sh::Dim, K>, ArrayError>
+    where
+        Sh: IntoDimension,
+        A: Default,
+    {
+        AllocArrayBase::try_new_with(shape.into_dimension(), |_| A::default())
     }
 
     /// A new array of zeros of the same shape, from the current allocator.
+    ///
+    /// # Panics
+    ///
+    /// As [`similar`](Self::similar).
     ///
     /// ```
     /// let a = allocarrays::AllocArray::from(vec![1.0, 2.0]);
     /// assert_eq!(a.zeros_like().as_slice(), &[0.0, 0.0]);
     /// ```
+    #[must_use]
+    #[track_caller]
     pub fn zeros_like(&self) -> Self
     where
         A: Zero,
@@ -781,6 +883,10 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
 
     /// A new array of the same shape with uninitialised elements, from the current allocator;
     /// write every element, then call [`assume_init`](AllocArrayBase::assume_init).
+    ///
+    /// # Panics
+    ///
+    /// As [`similar`](Self::similar).
     ///
     /// ```
     /// use std::mem::MaybeUninit;
@@ -794,6 +900,8 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     /// let b = unsafe { b.assume_init() };
     /// assert_eq!(b.as_slice(), &[10, 20, 30]);
     /// ```
+    #[must_use]
+    #[track_caller]
     pub fn similar_uninit(&self) -> AllocArrayBase<MaybeUninit<A>, D, K> {
         AllocArrayBase::new_with(self.dim.clone(), |_| MaybeUninit::uninit())
     }
@@ -818,7 +926,19 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
         R: Operand<Elem = A>,
         A: Clone,
     {
-        self.zip_mut_with(rhs, |x, y| *x = y.clone());
+        self.assert_valid();
+        let done = rhs.with_view(|rhs| {
+            // The seed's `b .= a` of a same-shape row-major array: one slice copy (a `memcpy`
+            // for `Copy` elements).
+            match rhs.to_slice() {
+                Some(src) if rhs.shape() == self.shape() => {
+                    self.storage.as_mut_slice().clone_from_slice(src);
+                    Ok(())
+                }
+                _ => self.zip_mut_view(rhs, |x, y| *x = y.clone()),
+            }
+        });
+        or_panic(done);
     }
 
     /// Calls `f(element, rhs element)` for every element, with `rhs` broadcast to this shape
@@ -836,13 +956,27 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
         F: FnMut(&mut A, &R::Elem),
     {
         self.assert_valid();
-        let dim = self.dim.clone();
-        rhs.with_view(|rhs| {
-            let Some(rhs) = rhs.broadcast(dim.clone()) else {
-                cannot_broadcast_to(rhs.shape(), dim.slice())
-            };
-            Zip::from(self.raw_view_mut()).and(rhs).for_each(&mut f);
-        });
+        or_panic(rhs.with_view(|rhs| self.zip_mut_view(rhs, &mut f)));
+    }
+
+    /// `f(element, rhs element)` for every element, `rhs` broadcast to this shape; no check.
+    ///
+    /// # Errors
+    ///
+    /// [`ArrayError::BroadcastTo`] if `rhs` can't be broadcast to the shape.
+    fn zip_mut_view<B, E: Dimension>(
+        &mut self,
+        rhs: ArrayView<'_, B, E>,
+        f: impl FnMut(&mut A, &B),
+    ) -> Result<(), ArrayError> {
+        let Some(rhs) = rhs.broadcast(self.dim.clone()) else {
+            return Err(ArrayError::BroadcastTo {
+                from: rhs.shape().to_vec(),
+                to: self.shape().to_vec(),
+            });
+        };
+        Zip::from(self.raw_view_mut()).and(rhs).for_each(f);
+        Ok(())
     }
 
     /// Sets every element to a clone of `value`.
@@ -890,6 +1024,11 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     /// The same elements with another shape of the same element count (no copy, same memory,
     /// same validity). Checked arrays check their memory first.
     ///
+    /// # Errors
+    ///
+    /// [`ReshapeError`] if the element counts differ (also when the new shape's count
+    /// overflows `usize`).
+    ///
     /// ```
     /// use allocarrays::AllocArray;
     ///
@@ -914,16 +1053,24 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
         Ok(AllocArrayBase::from_storage(self.storage, dim))
     }
 
-    /// The array with a new axis of length 1 inserted at `axis` (no copy).
+    /// The array with a new axis of length 1 inserted at `axis` (no copy). Checked arrays
+    /// check their memory first. Panics if `axis` is greater than the number of axes.
     ///
     /// ```
     /// let a = allocarrays::AllocArray::from(vec![1, 2, 3]);
     /// let column = a.insert_axis(ndarray::Axis(1));
     /// assert_eq!(column.shape(), &[3, 1]);
     /// ```
+    #[must_use]
     #[track_caller]
     pub fn insert_axis(self, axis: Axis) -> AllocArrayBase<A, D::Larger, K> {
         self.assert_valid();
+        assert!(
+            axis.index() <= self.ndim(),
+            "insert_axis: axis {} out of bounds for an array of {} axes",
+            axis.index(),
+            self.ndim()
+        );
         let dim = self.dim.insert_axis(axis);
         AllocArrayBase::from_storage(self.storage, dim)
     }
@@ -935,6 +1082,7 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     /// let a = allocarrays::AllocArray::from(vec![1, 2, 3]);
     /// assert_eq!(a.into_dyn().shape(), &[3]);
     /// ```
+    #[must_use]
     #[track_caller]
     pub fn into_dyn(self) -> AllocArrayBase<A, IxDyn, K> {
         self.assert_valid();
@@ -949,174 +1097,21 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     /// let a = allocarrays::AllocArray::from(vec![1, 2]);
     /// assert_eq!(a.into_array(), ndarray::array![1, 2]);
     /// ```
+    #[must_use]
     #[track_caller]
     pub fn into_array(self) -> Array<A, D> {
         self.assert_valid();
         self.into_array_unchecked()
-    }
-
-    /// A copy of the elements in a heap `ndarray::Array`, whatever the current allocator: the
-    /// way to get a result out before a reset.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1, 2]);
-    /// assert_eq!(a.to_array(), ndarray::array![1, 2]);
-    /// ```
-    #[track_caller]
-    pub fn to_array(&self) -> Array<A, D>
-    where
-        A: Clone,
-    {
-        self.view().to_owned()
-    }
-
-    /// A new array `f(&x)` for every element `x`, from the current allocator.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec!["a", "bc"]);
-    /// assert_eq!(a.map(|s| s.len()).as_slice(), &[1, 2]);
-    /// ```
-    #[track_caller]
-    pub fn map<B, F: FnMut(&A) -> B>(&self, f: F) -> AllocArrayBase<B, D, K> {
-        self.view_unchecked().map(f)
-    }
-
-    /// A new array `f(x)` for every element `x` (cloned), from the current allocator.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1.0_f64, -2.0]);
-    /// assert_eq!(a.mapv(f64::abs).as_slice(), &[1.0, 2.0]);
-    /// ```
-    #[track_caller]
-    pub fn mapv<B, F: FnMut(A) -> B>(&self, f: F) -> AllocArrayBase<B, D, K>
-    where
-        A: Clone,
-    {
-        self.view_unchecked().mapv(f)
-    }
-
-    /// A new array `f(&x, &y)` over this array and `rhs` broadcast together (the engine of the
-    /// arithmetic operators), from the current allocator. Panics if the shapes can't be
-    /// broadcast together.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1, 2, 3]);
-    /// let b = a.zip_with(ndarray::array![[10], [20]], |x, y| x + y);
-    /// assert_eq!(b.view(), ndarray::array![[11, 12, 13], [21, 22, 23]]);
-    /// ```
-    #[track_caller]
-    #[allow(clippy::type_complexity)]
-    pub fn zip_with<R, B, F>(
-        &self,
-        rhs: R,
-        f: F,
-    ) -> AllocArrayBase<B, <D as ndarray::DimMax<R::Dim>>::Output, K::Or<R::Kind>>
-    where
-        R: Operand,
-        D: ndarray::DimMax<R::Dim>,
-        F: FnMut(&A, &R::Elem) -> B,
-    {
-        self.view_unchecked().zip_with(rhs, f)
-    }
-
-    /// The sum of the elements.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1, 2, 3]);
-    /// assert_eq!(a.sum(), 6);
-    /// ```
-    #[track_caller]
-    pub fn sum(&self) -> A
-    where
-        A: Clone + Add<Output = A> + Zero,
-    {
-        self.view().sum()
-    }
-
-    /// The product of the elements.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1, 2, 3, 4]);
-    /// assert_eq!(a.product(), 24);
-    /// ```
-    #[track_caller]
-    pub fn product(&self) -> A
-    where
-        A: Clone + std::ops::Mul<Output = A> + One,
-    {
-        self.view().product()
-    }
-
-    /// The mean of the elements; `None` when there are none.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1.0, 2.0, 6.0]);
-    /// assert_eq!(a.mean(), Some(3.0));
-    /// ```
-    #[track_caller]
-    pub fn mean(&self) -> Option<A>
-    where
-        A: Clone + FromPrimitive + Add<Output = A> + Div<Output = A> + Zero,
-    {
-        self.view().mean()
-    }
-
-    /// Folds the elements in row-major order.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![3, 1, 2]);
-    /// assert_eq!(a.fold(0, |m, &x| m.max(x)), 3);
-    /// ```
-    #[track_caller]
-    pub fn fold<B, F: FnMut(B, &A) -> B>(&self, init: B, f: F) -> B {
-        self.view_unchecked().fold(init, f)
-    }
-
-    /// A new array of the sums along `axis` (one axis fewer), from the current allocator.
-    /// Panics if `axis` is out of bounds.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(ndarray::array![[1, 2], [3, 4]]);
-    /// assert_eq!(a.sum_axis(ndarray::Axis(0)).as_slice(), &[4, 6]);
-    /// assert_eq!(a.sum_axis(ndarray::Axis(1)).as_slice(), &[3, 7]);
-    /// ```
-    #[track_caller]
-    pub fn sum_axis(&self, axis: Axis) -> AllocArrayBase<A, D::Smaller, K>
-    where
-        A: Clone + Add<Output = A> + Zero,
-        D: RemoveAxis,
-    {
-        self.view_unchecked().sum_axis(axis)
-    }
-
-    /// The matrix or vector product with `rhs` (an array, view or `ndarray` array of the same
-    /// element type): 1-d · 1-d gives a scalar, 2-d · 1-d and 1-d · 2-d a new 1-d array, 2-d ·
-    /// 2-d a new 2-d array, each from the current allocator (the product is written straight
-    /// into it, with `matrixmultiply` for `f32`/`f64`). Panics if the shapes don't fit.
-    ///
-    /// ```
-    /// use allocarrays::AllocArray;
-    ///
-    /// let m = AllocArray::from(ndarray::array![[1.0, 2.0], [3.0, 4.0]]);
-    /// let v = AllocArray::from(vec![1.0, 1.0]);
-    /// assert_eq!(m.dot(&v).as_slice(), &[3.0, 7.0]);
-    /// assert_eq!(v.dot(&v), 2.0);
-    /// assert_eq!(m.dot(&m).as_slice(), &[7.0, 10.0, 15.0, 22.0]);
-    /// ```
-    #[track_caller]
-    pub fn dot<R>(&self, rhs: R) -> <D as DotDim<R::Dim>>::Product<A, K::Or<R::Kind>>
-    where
-        R: Operand<Elem = A>,
-        D: DotDim<R::Dim>,
-        A: ndarray::LinalgScalar,
-    {
-        self.view_unchecked().dot(rhs)
     }
 }
 
 impl<A, D: Dimension, K: Checking> AllocArrayBase<MaybeUninit<A>, D, K> {
     /// A new array of uninitialised elements, from the current allocator; write every
     /// element, then call [`assume_init`](Self::assume_init).
+    ///
+    /// # Panics
+    ///
+    /// As [`zeros`](AllocArrayBase::zeros) (see [`try_uninit`](Self::try_uninit)).
     ///
     /// ```
     /// use allocarrays::AllocArray;
@@ -1129,18 +1124,36 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<MaybeUninit<A>, D, K> {
     /// let a = unsafe { a.assume_init() };
     /// assert_eq!(a.as_slice(), &["a", "b"]);
     /// ```
+    #[must_use]
+    #[track_caller]
     pub fn uninit<Sh>(shape: Sh) -> Self
     where
         Sh: IntoDimension<Dim = D>,
     {
-        Self::new_with(shape.into_dimension(), |_| MaybeUninit::uninit())
+        or_panic(Self::try_uninit(shape))
     }
 
-    /// The array with its elements taken as initialised.
+    /// [`uninit`](Self::uninit), or why the array can't be made.
     ///
-    /// Heap memory is kept as it is. Arena memory: the elements are currently moved, once, into
-    /// new memory from the current allocator (the storage layer can't yet re-type arena memory
-    /// in place); the old block is released.
+    /// # Errors
+    ///
+    /// As [`try_zeros`](AllocArrayBase::try_zeros).
+    ///
+    /// ```
+    /// use allocarrays::AllocArray;
+    /// use std::mem::MaybeUninit;
+    ///
+    /// assert!(AllocArray::<MaybeUninit<u64>, _>::try_uninit((usize::MAX, 2)).is_err());
+    /// ```
+    pub fn try_uninit<Sh>(shape: Sh) -> Result<Self, ArrayError>
+    where
+        Sh: IntoDimension<Dim = D>,
+    {
+        Self::try_new_with(shape.into_dimension(), |_| MaybeUninit::uninit())
+    }
+
+    /// The array with its elements taken as initialised: the same memory, re-typed in place
+    /// (no copy).
     ///
     /// # Safety
     ///
@@ -1153,6 +1166,7 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<MaybeUninit<A>, D, K> {
     /// // SAFETY: every element was written.
     /// assert_eq!(unsafe { b.assume_init() }.sum(), 2);
     /// ```
+    #[must_use]
     #[track_caller]
     pub unsafe fn assume_init(self) -> AllocArrayBase<A, D, K> {
         self.assert_valid();
@@ -1162,337 +1176,13 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<MaybeUninit<A>, D, K> {
     }
 }
 
-impl<'a, A, D: Dimension, K: Checking> AllocViewBase<'a, A, D, K> {
-    /// The shape: the length of each axis.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::<u8, _>::zeros((2, 5));
-    /// assert_eq!(a.t().shape(), &[5, 2]);
-    /// ```
-    #[inline]
-    pub fn shape(&self) -> &[usize] {
-        self.view.shape()
-    }
-
-    /// The shape as a dimension value.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::<u8, _>::zeros((2, 5));
-    /// assert_eq!(a.t().raw_dim(), ndarray::Dim([5, 2]));
-    /// ```
-    #[inline]
-    pub fn raw_dim(&self) -> D {
-        self.view.raw_dim()
-    }
-
-    /// The number of axes.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::<u8, _>::zeros((2, 5));
-    /// assert_eq!(a.t().ndim(), 2);
-    /// ```
-    #[inline]
-    pub fn ndim(&self) -> usize {
-        self.view.ndim()
-    }
-
-    /// The number of elements.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::<u8, _>::zeros((2, 5));
-    /// assert_eq!(a.slice(ndarray::s![.., ..2]).len(), 4);
-    /// ```
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.view.len()
-    }
-
-    /// Whether the view has no elements.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::<u8, _>::zeros(3);
-    /// assert!(a.slice(ndarray::s![..0]).is_empty());
-    /// ```
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.view.is_empty()
-    }
-
-    /// Whether the allocator was not reset since the viewed memory was handed out.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1]);
-    /// assert!(a.t().is_valid());
-    /// ```
-    #[inline]
-    pub fn is_valid(&self) -> bool {
-        self.lease.is_none_or(Lease::is_valid)
-    }
-
-    /// The `ndarray` view (checked views check first).
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1, 2, 3]);
-    /// assert_eq!(a.t().view().len(), 3);
-    /// ```
-    #[inline]
-    #[track_caller]
-    pub fn view(&self) -> ArrayView<'a, A, D> {
-        self.assert_valid();
-        self.raw_view()
-    }
-
-    /// An iterator over the elements in logical (row-major) order.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(ndarray::array![[1, 2], [3, 4]]);
-    /// let t: Vec<i32> = a.t().iter().copied().collect();
-    /// assert_eq!(t, [1, 3, 2, 4]);
-    /// ```
-    #[inline]
-    #[track_caller]
-    pub fn iter(&self) -> ndarray::iter::Iter<'a, A, D> {
-        self.view().into_iter()
-    }
-
-    /// The element at `index`, or `None` if out of bounds.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(ndarray::array![[1, 2], [3, 4]]);
-    /// assert_eq!(a.t().get((0, 1)), Some(&3));
-    /// ```
-    #[track_caller]
-    pub fn get<I: NdIndex<D>>(&self, index: I) -> Option<&A> {
-        self.assert_valid();
-        self.view.get(index)
-    }
-
-    /// A view of a slice of this view.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1, 2, 3, 4]);
-    /// let v = a.slice(ndarray::s![1..]).slice(ndarray::s![..;2]);
-    /// assert_eq!(v.to_owned().as_slice(), &[2, 4]);
-    /// ```
-    #[track_caller]
-    pub fn slice<I: SliceArg<D>>(&self, info: I) -> AllocViewBase<'a, A, I::OutDim, K> {
-        AllocViewBase::new(self.view().slice_move(info), self.lease)
-    }
-
-    /// The transpose (no copy).
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(ndarray::array![[1, 2, 3]]);
-    /// assert_eq!(a.alloc_view().t().shape(), &[3, 1]);
-    /// ```
-    #[track_caller]
-    pub fn t(&self) -> AllocViewBase<'a, A, D, K> {
-        self.reversed_axes()
-    }
-
-    /// The view with its axes in reverse order (the transpose; no copy).
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::<u8, _>::zeros((1, 2, 3));
-    /// assert_eq!(a.alloc_view().reversed_axes().shape(), &[3, 2, 1]);
-    /// ```
-    #[track_caller]
-    pub fn reversed_axes(&self) -> AllocViewBase<'a, A, D, K> {
-        AllocViewBase::new(self.view().reversed_axes(), self.lease)
-    }
-
-    /// The elements copied, in row-major order, into a new array from the current allocator.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(ndarray::array![[1, 2], [3, 4]]);
-    /// assert_eq!(a.t().to_owned().as_slice(), &[1, 3, 2, 4]);
-    /// ```
-    #[track_caller]
-    pub fn to_owned(&self) -> AllocArrayBase<A, D, K>
-    where
-        A: Clone,
-    {
-        self.map(A::clone)
-    }
-
-    /// A copy of the elements in a heap `ndarray::Array`.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(ndarray::array![[1, 2], [3, 4]]);
-    /// assert_eq!(a.t().to_array(), ndarray::array![[1, 3], [2, 4]]);
-    /// ```
-    #[track_caller]
-    pub fn to_array(&self) -> Array<A, D>
-    where
-        A: Clone,
-    {
-        self.view().to_owned()
-    }
-
-    /// A new array `f(&x)` for every element `x`, from the current allocator.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(ndarray::array![[1, 2], [3, 4]]);
-    /// assert_eq!(a.t().map(|x| x * 10).as_slice(), &[10, 30, 20, 40]);
-    /// ```
-    #[track_caller]
-    pub fn map<B, F: FnMut(&A) -> B>(&self, f: F) -> AllocArrayBase<B, D, K> {
-        map_new(self.view(), f)
-    }
-
-    /// A new array `f(x)` for every element `x` (cloned), from the current allocator.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1, 2]);
-    /// assert_eq!(a.t().mapv(|x| x + 1).as_slice(), &[2, 3]);
-    /// ```
-    #[track_caller]
-    pub fn mapv<B, F: FnMut(A) -> B>(&self, mut f: F) -> AllocArrayBase<B, D, K>
-    where
-        A: Clone,
-    {
-        self.map(|x| f(x.clone()))
-    }
-
-    /// A new array `f(&x, &y)` over this view and `rhs` broadcast together, from the current
-    /// allocator. Panics if the shapes can't be broadcast together.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1, 2]);
-    /// let b = a.t().zip_with(&a, |x, y| x * y);
-    /// assert_eq!(b.as_slice(), &[1, 4]);
-    /// ```
-    #[track_caller]
-    #[allow(clippy::type_complexity)]
-    pub fn zip_with<R, B, F>(
-        &self,
-        rhs: R,
-        f: F,
-    ) -> AllocArrayBase<B, <D as ndarray::DimMax<R::Dim>>::Output, K::Or<R::Kind>>
-    where
-        R: Operand,
-        D: ndarray::DimMax<R::Dim>,
-        F: FnMut(&A, &R::Elem) -> B,
-    {
-        let lhs = self.view();
-        rhs.with_view(|rhs| zip_new(lhs, rhs, f))
-    }
-
-    /// The sum of the elements.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1, 2, 3]);
-    /// assert_eq!(a.slice(ndarray::s![1..]).sum(), 5);
-    /// ```
-    #[track_caller]
-    pub fn sum(&self) -> A
-    where
-        A: Clone + Add<Output = A> + Zero,
-    {
-        self.view().sum()
-    }
-
-    /// The product of the elements.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1, 2, 3]);
-    /// assert_eq!(a.slice(ndarray::s![1..]).product(), 6);
-    /// ```
-    #[track_caller]
-    pub fn product(&self) -> A
-    where
-        A: Clone + std::ops::Mul<Output = A> + One,
-    {
-        self.view().product()
-    }
-
-    /// The mean of the elements; `None` when there are none.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(vec![1.0, 2.0, 4.0]);
-    /// assert_eq!(a.slice(ndarray::s![1..]).mean(), Some(3.0));
-    /// ```
-    #[track_caller]
-    pub fn mean(&self) -> Option<A>
-    where
-        A: Clone + FromPrimitive + Add<Output = A> + Div<Output = A> + Zero,
-    {
-        self.view().mean()
-    }
-
-    /// Folds the elements in logical (row-major) order.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(ndarray::array![[1, 2], [3, 4]]);
-    /// let digits = a.t().fold(0, |acc, &x| acc * 10 + x);
-    /// assert_eq!(digits, 1324);
-    /// ```
-    #[track_caller]
-    pub fn fold<B, F: FnMut(B, &A) -> B>(&self, init: B, f: F) -> B {
-        self.iter().fold(init, f)
-    }
-
-    /// A new array of the sums along `axis` (one axis fewer), from the current allocator.
-    /// Panics if `axis` is out of bounds.
-    ///
-    /// ```
-    /// let a = allocarrays::AllocArray::from(ndarray::array![[1, 2], [3, 4]]);
-    /// assert_eq!(a.t().sum_axis(ndarray::Axis(0)).as_slice(), &[3, 7]);
-    /// ```
-    #[track_caller]
-    pub fn sum_axis(&self, axis: Axis) -> AllocArrayBase<A, D::Smaller, K>
-    where
-        A: Clone + Add<Output = A> + Zero,
-        D: RemoveAxis,
-    {
-        let view = self.view();
-        assert!(
-            axis.index() < view.ndim(),
-            "axis {} out of bounds for an array of {} axes",
-            axis.index(),
-            view.ndim()
-        );
-        let dim = view.raw_dim().remove_axis(axis);
-        if axis.index() + 1 == view.ndim() {
-            // Each sum is over a row: contiguous lanes when the view is.
-            return AllocArrayBase::new_from_iter(
-                dim,
-                view.lanes(axis).into_iter().map(|l| l.sum()),
-            );
-        }
-        let mut sums = AllocArrayBase::new_with(dim, |_| A::zero());
-        for sub in view.axis_iter(axis) {
-            Zip::from(sums.raw_view_mut())
-                .and(sub)
-                .for_each(|s, x| *s = s.clone() + x.clone());
-        }
-        sums
-    }
-
-    /// The matrix or vector product with `rhs`; see [`AllocArrayBase::dot`].
-    ///
-    /// ```
-    /// let m = allocarrays::AllocArray::from(ndarray::array![[1, 2], [3, 4]]);
-    /// assert_eq!(m.t().dot(&m).as_slice(), &[10, 14, 14, 20]);
-    /// ```
-    #[track_caller]
-    pub fn dot<R>(&self, rhs: R) -> <D as DotDim<R::Dim>>::Product<A, K::Or<R::Kind>>
-    where
-        R: Operand<Elem = A>,
-        D: DotDim<R::Dim>,
-        A: ndarray::LinalgScalar,
-    {
-        let lhs = self.view();
-        rhs.with_view(|rhs| D::dot_views(lhs, rhs))
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Standard traits.
 
 impl<A: Clone, D: Dimension, K: Checking> Clone for AllocArrayBase<A, D, K> {
     /// A copy in memory from the current allocator (the heap outside any `with_allocator`).
-    /// Checked arrays check their memory first.
+    /// Checked arrays check their memory first. Panics, at the caller's line, if the memory
+    /// can't be had.
     ///
     /// ```
     /// use allocarrays::{with_allocator, AllocArray, BumperAllocator};
@@ -1506,10 +1196,8 @@ impl<A: Clone, D: Dimension, K: Checking> Clone for AllocArrayBase<A, D, K> {
     #[track_caller]
     fn clone(&self) -> Self {
         let elements = self.as_slice();
-        Self::from_storage(
-            Storage::from_slice(elements, tracking::<K>()),
-            self.dim.clone(),
-        )
+        let storage = or_panic(Storage::try_from_slice(elements, tracking::<K>()));
+        Self::from_storage(storage, self.dim.clone())
     }
 }
 
@@ -1527,17 +1215,48 @@ impl<A, D: Clone, K> Clone for AllocViewBase<'_, A, D, K> {
 /// Views of fixed dimensions are `Copy`, like `ndarray`'s.
 impl<A, D: Copy, K> Copy for AllocViewBase<'_, A, D, K> {}
 
-impl<A, D: Dimension, K: Checking, I: NdIndex<D>> Index<I> for AllocArrayBase<A, D, K> {
-    type Output = A;
+/// `Index`, written once for arrays and views.
+macro_rules! impl_index {
+    ($([$($lt:lifetime),*] $T:ty;)*) => {$(
+        impl<$($lt,)* A, D: Dimension, K: Checking, I: NdIndex<D>> Index<I> for $T {
+            type Output = A;
 
-    /// The element at `index` (`(i, j)`, `[i, j]`, ...). Panics if out of bounds.
-    #[track_caller]
-    fn index(&self, index: I) -> &A {
-        match self.get(index) {
-            Some(x) => x,
-            None => index_out_of_bounds(self.shape()),
+            /// The element at `index` (`(i, j)`, `[i, j]`, ...). Panics if out of bounds.
+            #[track_caller]
+            fn index(&self, index: I) -> &A {
+                match self.get(index) {
+                    Some(x) => x,
+                    None => index_out_of_bounds(self.shape()),
+                }
+            }
         }
-    }
+    )*};
+}
+
+impl_index! {
+    [] AllocArrayBase<A, D, K>;
+    ['a] AllocViewBase<'a, A, D, K>;
+}
+
+/// `IntoIterator` by reference for arrays and by value for views, written once.
+macro_rules! impl_into_iter {
+    ($($T:ty;)*) => {$(
+        impl<'i, A, D: Dimension, K: Checking> IntoIterator for $T {
+            type Item = &'i A;
+            type IntoIter = ndarray::iter::Iter<'i, A, D>;
+
+            /// The elements in logical (row-major) order.
+            #[track_caller]
+            fn into_iter(self) -> Self::IntoIter {
+                self.iter()
+            }
+        }
+    )*};
+}
+
+impl_into_iter! {
+    &'i AllocArrayBase<A, D, K>;
+    AllocViewBase<'i, A, D, K>;
 }
 
 impl<A, D: Dimension, K: Checking, I: NdIndex<D>> IndexMut<I> for AllocArrayBase<A, D, K> {
@@ -1551,102 +1270,37 @@ impl<A, D: Dimension, K: Checking, I: NdIndex<D>> IndexMut<I> for AllocArrayBase
     }
 }
 
-impl<A, D: Dimension, K: Checking, I: NdIndex<D>> Index<I> for AllocViewBase<'_, A, D, K> {
-    type Output = A;
-
-    /// The element at `index`. Panics if out of bounds.
-    #[track_caller]
-    fn index(&self, index: I) -> &A {
-        match self.get(index) {
-            Some(x) => x,
-            None => index_out_of_bounds(self.shape()),
+/// `Debug` and `Display` for arrays and views: `Debug` writes `Name(heap|arena, <elements>)`,
+/// `Display` the elements as `ndarray` displays them (`[[1, 2], [3, 4]]`); for an invalid
+/// checked array, a note instead of the elements.
+macro_rules! impl_fmt {
+    ($([$($lt:lifetime),*] $T:ty, $name:ident;)*) => {$(
+        impl<$($lt,)* A: fmt::Debug, D: Dimension, K: Checking> fmt::Debug for $T {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let place = if self.is_arena() { "arena" } else { "heap" };
+                write!(f, "{}({place}, ", K::$name)?;
+                match self.check() {
+                    Ok(()) => fmt::Debug::fmt(&self.view_unchecked().raw_view(), f)?,
+                    Err(err) => write!(f, "<{err}>, shape={:?}", self.shape())?,
+                }
+                f.write_str(")")
+            }
         }
-    }
-}
 
-impl<'a, A, D: Dimension, K: Checking> IntoIterator for &'a AllocArrayBase<A, D, K> {
-    type Item = &'a A;
-    type IntoIter = ndarray::iter::Iter<'a, A, D>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.iter()
-    }
-}
-
-impl<'a, A, D: Dimension, K: Checking> IntoIterator for AllocViewBase<'a, A, D, K> {
-    type Item = &'a A;
-    type IntoIter = ndarray::iter::Iter<'a, A, D>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.iter()
-    }
-}
-
-/// Writes `Name(heap|arena, <elements>)`, or a note instead of the elements when the memory
-/// is invalid.
-fn fmt_array<A, D: Dimension>(
-    f: &mut fmt::Formatter<'_>,
-    name: &str,
-    arena: bool,
-    valid: Result<(), crate::InvalidMemory>,
-    view: ArrayView<'_, A, D>,
-    elements: impl Fn(&ArrayView<'_, A, D>, &mut fmt::Formatter<'_>) -> fmt::Result,
-) -> fmt::Result {
-    let place = if arena { "arena" } else { "heap" };
-    write!(f, "{name}({place}, ")?;
-    match valid {
-        Ok(()) => elements(&view, f)?,
-        Err(err) => write!(f, "<{err}>, shape={:?}", view.shape())?,
-    }
-    f.write_str(")")
-}
-
-impl<A: fmt::Debug, D: Dimension, K: Checking> fmt::Debug for AllocArrayBase<A, D, K> {
-    /// `AllocArray(heap, [1, 2], shape=[2], ...)`: the place of the memory and `ndarray`'s
-    /// `Debug` of the elements (for an invalid checked array, a note instead of them).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt_array(
-            f,
-            K::ARRAY_NAME,
-            self.is_arena(),
-            self.check(),
-            self.raw_view(),
-            |v, f| fmt::Debug::fmt(v, f),
-        )
-    }
-}
-
-impl<A: fmt::Debug, D: Dimension, K: Checking> fmt::Debug for AllocViewBase<'_, A, D, K> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt_array(
-            f,
-            K::VIEW_NAME,
-            self.lease.is_some(),
-            self.check(),
-            self.raw_view(),
-            |v, f| fmt::Debug::fmt(v, f),
-        )
-    }
-}
-
-impl<A: fmt::Display, D: Dimension, K: Checking> fmt::Display for AllocArrayBase<A, D, K> {
-    /// The elements as `ndarray` displays them (`[[1, 2], [3, 4]]`); for an invalid checked
-    /// array, the error text in angle brackets.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.check() {
-            Ok(()) => fmt::Display::fmt(&self.raw_view(), f),
-            Err(err) => write!(f, "<{err}>"),
+        impl<$($lt,)* A: fmt::Display, D: Dimension, K: Checking> fmt::Display for $T {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self.check() {
+                    Ok(()) => fmt::Display::fmt(&self.view_unchecked().raw_view(), f),
+                    Err(err) => write!(f, "<{err}>"),
+                }
+            }
         }
-    }
+    )*};
 }
 
-impl<A: fmt::Display, D: Dimension, K: Checking> fmt::Display for AllocViewBase<'_, A, D, K> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.check() {
-            Ok(()) => fmt::Display::fmt(&self.raw_view(), f),
-            Err(err) => write!(f, "<{err}>"),
-        }
-    }
+impl_fmt! {
+    [] AllocArrayBase<A, D, K>, ARRAY_NAME;
+    ['a] AllocViewBase<'a, A, D, K>, VIEW_NAME;
 }
 
 /// `PartialEq` between arrays, views and `ndarray` arrays: equal shapes and elements (checked

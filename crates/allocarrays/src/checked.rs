@@ -12,8 +12,7 @@
 use std::error::Error;
 use std::fmt;
 
-use ndarray::{Array, ArrayView, ArrayViewMut, Dimension};
-use num_traits::Zero;
+use ndarray::{Array, ArrayViewMut, Dimension};
 
 use crate::array::{AllocArrayBase, AllocViewBase};
 use crate::epoch::Lease;
@@ -55,6 +54,43 @@ pub trait Checking:
     #[doc(hidden)]
     const VIEW_NAME: &'static str;
 }
+
+/// A kind for code written once for [`AllocArray`](crate::AllocArray) and
+/// [`CheckedAllocArray`]: a [`Checking`] kind `K` whose arrays, combined with unchecked
+/// operands (a model's parameters, `ndarray` arrays, scalars) or with arrays of their own kind,
+/// give arrays of kind `K` again. Both kinds are; it names the bound
+/// `K: Checking<Or<Unchecked> = K> + Checking<Or<K> = K>`, so a generic model function reads
+/// `K: ArrayKind`.
+///
+/// ```
+/// use allocarrays::{with_allocator, AllocArray, AllocArrayBase, ArrayKind, BumperAllocator,
+///     CheckedAllocArray};
+/// use ndarray::{array, Ix1, Ix2};
+///
+/// /// `relu(x · w + b)`, for unchecked and checked inputs alike; the parameters are unchecked.
+/// fn dense<K: ArrayKind>(
+///     x: &AllocArrayBase<f32, Ix2, K>,
+///     w: &AllocArray<f32, Ix2>,
+///     b: &AllocArray<f32, Ix1>,
+/// ) -> AllocArrayBase<f32, Ix2, K> {
+///     let y = x.dot(w) + b; // kind K, from the current allocator
+///     let y = &y + &y; // K combined with K: K again
+///     y.mapv(|v| v.max(0.0))
+/// }
+///
+/// let (w, b) = (AllocArray::from(array![[1.0, -1.0]]), AllocArray::from(vec![0.5, 0.0]));
+/// let alloc = BumperAllocator::with_capacity(1 << 16);
+/// with_allocator(&alloc, || {
+///     let plain = dense(&AllocArray::from(array![[2.0]]), &w, &b);
+///     let checked = dense(&CheckedAllocArray::from(array![[2.0]]), &w, &b);
+///     assert_eq!(plain.as_slice(), &[5.0, 0.0]);
+///     assert_eq!(checked, plain);
+/// });
+/// alloc.reset();
+/// ```
+pub trait ArrayKind: Checking<Or<Unchecked> = Self> + Checking<Or<Self> = Self> {}
+
+impl<K> ArrayKind for K where K: Checking<Or<Unchecked> = K> + Checking<Or<K> = K> {}
 
 /// The kind of [`AllocArray`](crate::AllocArray): no validity checks.
 ///
@@ -182,8 +218,20 @@ impl Error for UncheckedArenaArray {}
 /// once, not per element, that the memory is still valid, and panics with
 /// "array accessed after its memory has been deallocated" if not; the `try_*` forms and
 /// [`check`](AllocArrayBase::check) return [`InvalidMemory`] instead. Views and reshapes
-/// share the validity of the array they come from. Shape queries (`shape`, `len`, ...) don't
-/// touch the memory and never fail. Heap memory is always valid.
+/// share the validity of the array they come from. Heap memory is always valid.
+///
+/// # Which calls check
+///
+/// The same for the array and its views ([`CheckedView`]):
+///
+/// | calls | check |
+/// |---|---|
+/// | shape queries: `shape`, `raw_dim`, `dim`, `ndim`, `len`, `is_empty`, `nrows`, `ncols`; `is_arena`, `lease`, `is_valid`; calls that only use the shape: `similar`, `similar_shaped`, `zeros_like`, `similar_uninit` | never |
+/// | `check` and every `try_*` form (`try_view`, `try_alloc_view`, `try_sum`, `try_to_array`, `try_view_mut`, `try_as_slice`, `try_into_array`) | returns [`InvalidMemory`] |
+/// | `Debug` and `Display` | print a note instead of the elements |
+/// | everything else: element access (`view`, `as_slice`, `iter`, `get`, indexing, `sum`, ...), new arrays from it (operators, `map`, `to_owned`, `clone`, `dot`, ...), views of it (`alloc_view`, `slice`, `t`, `row`, `index_axis`, `axis_iter`, ...), reshapes (`reshape`, `into_dyn`, `insert_axis`), conversions (`into_array`, `into_unchecked`), writes | panics, at the caller's line |
+///
+/// A view checks again on every use, so one made before a reset refuses after it.
 ///
 /// New checked arrays are counted by the allocator (the seed's "tracked memory locations"), so
 /// they need a [`BumperAllocator`](crate::BumperAllocator): an
@@ -222,39 +270,16 @@ pub type CheckedAllocArray<A, D> = AllocArrayBase<A, D, Checked>;
 /// ```
 pub type CheckedView<'a, A, D> = AllocViewBase<'a, A, D, Checked>;
 
-/// The `Result` forms: each checks the memory once and returns [`InvalidMemory`] where the
-/// plain form panics. On unchecked arrays they always succeed.
+/// The `Result` forms of owned arrays (those shared with views, such as `check`, `try_view`,
+/// `try_sum` and `try_to_array`, are with the other shared methods): each checks the memory
+/// once and returns [`InvalidMemory`] where the plain form panics. On unchecked arrays they
+/// always succeed.
 impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
-    /// `Ok` if the memory may be used: always for unchecked arrays and heap memory; for a
-    /// checked arena array, as long as its allocator was not reset since the memory was
-    /// handed out.
-    ///
-    /// ```
-    /// use allocarrays::CheckedAllocArray;
-    ///
-    /// let a = CheckedAllocArray::from(vec![1, 2]); // heap memory: always valid
-    /// assert!(a.check().is_ok());
-    /// ```
-    #[inline]
-    pub fn check(&self) -> Result<(), InvalidMemory> {
-        check_lease::<K>(self.lease())
-    }
-
-    /// An `ndarray` view of the elements, after the check.
-    ///
-    /// ```
-    /// use allocarrays::CheckedAllocArray;
-    ///
-    /// let a = CheckedAllocArray::from(vec![1, 2]);
-    /// assert_eq!(a.try_view().unwrap().sum(), 3);
-    /// ```
-    #[inline]
-    pub fn try_view(&self) -> Result<ArrayView<'_, A, D>, InvalidMemory> {
-        self.check()?;
-        Ok(self.raw_view())
-    }
-
     /// A mutable `ndarray` view of the elements, after the check.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidMemory`] (see [`check`](AllocArrayBase::check)).
     ///
     /// ```
     /// use allocarrays::CheckedAllocArray;
@@ -269,22 +294,11 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
         Ok(self.raw_view_mut())
     }
 
-    /// A view on which arithmetic makes new arrays, after the check.
-    ///
-    /// ```
-    /// use allocarrays::CheckedAllocArray;
-    ///
-    /// let a = CheckedAllocArray::from(vec![1, 2]);
-    /// let b = a.try_alloc_view().unwrap() * 3;
-    /// assert_eq!(b.as_slice(), &[3, 6]);
-    /// ```
-    #[inline]
-    pub fn try_alloc_view(&self) -> Result<AllocViewBase<'_, A, D, K>, InvalidMemory> {
-        self.check()?;
-        Ok(self.view_unchecked())
-    }
-
     /// The elements in row-major order, after the check.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidMemory`] (see [`check`](AllocArrayBase::check)).
     ///
     /// ```
     /// use allocarrays::CheckedAllocArray;
@@ -298,37 +312,11 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
         Ok(self.storage().as_slice())
     }
 
-    /// The sum of the elements, after the check.
-    ///
-    /// ```
-    /// use allocarrays::CheckedAllocArray;
-    ///
-    /// let a = CheckedAllocArray::from(vec![1.5, 2.5]);
-    /// assert_eq!(a.try_sum(), Ok(4.0));
-    /// ```
-    pub fn try_sum(&self) -> Result<A, InvalidMemory>
-    where
-        A: Clone + std::ops::Add<Output = A> + Zero,
-    {
-        Ok(self.try_view()?.sum())
-    }
-
-    /// A copy of the elements in a heap `ndarray::Array`, after the check.
-    ///
-    /// ```
-    /// use allocarrays::CheckedAllocArray;
-    ///
-    /// let a = CheckedAllocArray::from(vec![1, 2]);
-    /// assert_eq!(a.try_to_array().unwrap(), ndarray::array![1, 2]);
-    /// ```
-    pub fn try_to_array(&self) -> Result<Array<A, D>, InvalidMemory>
-    where
-        A: Clone,
-    {
-        Ok(self.try_view()?.to_owned())
-    }
-
     /// The elements as a heap `ndarray::Array` (no copy for heap memory), after the check.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidMemory`] (see [`check`](AllocArrayBase::check)).
     ///
     /// ```
     /// use allocarrays::CheckedAllocArray;
@@ -339,52 +327,6 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     pub fn try_into_array(self) -> Result<Array<A, D>, InvalidMemory> {
         self.check()?;
         Ok(self.into_array_unchecked())
-    }
-}
-
-impl<'a, A, D: Dimension, K: Checking> AllocViewBase<'a, A, D, K> {
-    /// `Ok` if the memory of the array this view comes from may be used (see
-    /// [`AllocArrayBase::check`]).
-    ///
-    /// ```
-    /// use allocarrays::CheckedAllocArray;
-    ///
-    /// let a = CheckedAllocArray::from(vec![1, 2]);
-    /// assert!(a.t().check().is_ok());
-    /// ```
-    #[inline]
-    pub fn check(&self) -> Result<(), InvalidMemory> {
-        check_lease::<K>(self.lease())
-    }
-
-    /// The `ndarray` view, after the check.
-    ///
-    /// ```
-    /// use allocarrays::CheckedAllocArray;
-    /// use ndarray::s;
-    ///
-    /// let a = CheckedAllocArray::from(vec![1, 2, 3]);
-    /// assert_eq!(a.slice(s![1..]).try_view().unwrap().sum(), 5);
-    /// ```
-    #[inline]
-    pub fn try_view(&self) -> Result<ArrayView<'a, A, D>, InvalidMemory> {
-        self.check()?;
-        Ok(self.raw_view())
-    }
-
-    /// The sum of the elements, after the check.
-    ///
-    /// ```
-    /// use allocarrays::CheckedAllocArray;
-    ///
-    /// let a = CheckedAllocArray::from(vec![1, 2, 3]);
-    /// assert_eq!(a.t().try_sum(), Ok(6));
-    /// ```
-    pub fn try_sum(&self) -> Result<A, InvalidMemory>
-    where
-        A: Clone + std::ops::Add<Output = A> + Zero,
-    {
-        Ok(self.try_view()?.sum())
     }
 }
 

@@ -44,7 +44,9 @@ mod autoscaling;
 mod checked;
 mod context;
 mod epoch;
+mod error;
 mod heap_carry;
+mod methods;
 mod model;
 mod ops;
 mod propagate;
@@ -60,13 +62,14 @@ pub use arena_router::{
 pub use array::{AllocArray, AllocArrayBase, AllocView, AllocViewBase, ReshapeError};
 pub use autoscaling::{AutoscalingAllocBuffer, AutoscalingCheckpoint};
 pub use checked::{
-    Checked, CheckedAllocArray, CheckedView, Checking, InvalidMemory, Unchecked,
+    ArrayKind, Checked, CheckedAllocArray, CheckedView, Checking, InvalidMemory, Unchecked,
     UncheckedArenaArray,
 };
 pub use context::{has_allocator, with_allocator, without_allocator, ArrayAllocator};
 pub use epoch::Lease;
+pub use error::ArrayError;
 pub use model::{infer_batch, ToAllocArrays, WrappedModel};
-pub use ops::{DotDim, Operand, Scalar, ScalarOperand};
+pub use ops::{DotDim, Operand, Scalar, ScalarOperand, DIRECT_DOT_MAX};
 #[cfg(feature = "rayon")]
 pub use propagate::{rayon_scope, AllocRayonScope};
 pub use propagate::{thread_scope, with_carry, AllocThreadScope, Carry};

@@ -43,6 +43,7 @@ pub trait ToAllocArrays {
     type Output;
 
     /// Converts the arrays.
+    #[must_use]
     fn to_alloc_arrays(self) -> Self::Output;
 }
 
@@ -120,6 +121,7 @@ tuple_to_alloc_arrays!(T1, T2, T3, T4);
 /// assert_eq!(out, array![6.0, 14.0]);
 /// assert_eq!(alloc.stats().used, 0); // reset: nothing stays in the arena
 /// ```
+#[must_use]
 pub fn infer_batch<Al, A, D, B, E, K, F>(
     alloc: &Al,
     model: F,
@@ -179,11 +181,13 @@ pub struct WrappedModel<F, Al> {
 
 impl<F, Al: ArrayAllocator> WrappedModel<F, Al> {
     /// Wraps `model`, to run with `allocator`.
+    #[must_use]
     pub fn new(model: F, allocator: Al) -> Self {
         WrappedModel { model, allocator }
     }
 
     /// Runs the model on `batch` in the arena and returns a heap copy of its output.
+    #[must_use]
     pub fn infer<A, D, B, E, K>(&self, batch: ArrayView<'_, A, D>) -> Array<B, E>
     where
         F: Fn(AllocArrayBase<A, D, K>) -> AllocArrayBase<B, E, K>,
@@ -197,6 +201,7 @@ impl<F, Al: ArrayAllocator> WrappedModel<F, Al> {
     }
 
     /// The allocator, e.g. for its stats.
+    #[must_use]
     pub fn allocator(&self) -> &Al {
         &self.allocator
     }

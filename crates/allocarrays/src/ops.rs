@@ -19,6 +19,7 @@ use ndarray::{
 
 use crate::array::{AllocArrayBase, AllocViewBase};
 use crate::checked::{Checking, Unchecked};
+use crate::error::{or_panic, ArrayError};
 
 /// A right operand of the arithmetic on arrays: what can be viewed as an `ndarray` view and
 /// broadcast against the left one. Implemented for arrays and views of this crate (by value
@@ -60,88 +61,32 @@ pub trait Operand {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Scalar<T>(pub T);
 
-impl<B, E: Dimension, K: Checking> Operand for &AllocArrayBase<B, E, K> {
-    type Elem = B;
-    type Dim = E;
-    type Kind = K;
+/// `Operand` for one form: `with_view` calls `f` with `$view` (an expression of `self`).
+macro_rules! impl_operand {
+    ($([$($generics:tt)*] $T:ty, $Kind:ty, $B:ty, $E:ty, |$this:ident| $view:expr;)*) => {$(
+        impl<$($generics)*> Operand for $T {
+            type Elem = $B;
+            type Dim = $E;
+            type Kind = $Kind;
 
-    #[track_caller]
-    fn with_view<R>(self, f: impl FnOnce(ArrayView<'_, B, E>) -> R) -> R {
-        f(self.view())
-    }
+            #[track_caller]
+            fn with_view<R>(self, f: impl FnOnce(ArrayView<'_, $B, $E>) -> R) -> R {
+                let $this = self;
+                f($view)
+            }
+        }
+    )*};
 }
 
-impl<B, E: Dimension, K: Checking> Operand for AllocArrayBase<B, E, K> {
-    type Elem = B;
-    type Dim = E;
-    type Kind = K;
-
-    #[track_caller]
-    fn with_view<R>(self, f: impl FnOnce(ArrayView<'_, B, E>) -> R) -> R {
-        f(self.view())
-    }
-}
-
-impl<'b, B, E: Dimension, K: Checking> Operand for AllocViewBase<'b, B, E, K> {
-    type Elem = B;
-    type Dim = E;
-    type Kind = K;
-
-    #[track_caller]
-    fn with_view<R>(self, f: impl FnOnce(ArrayView<'_, B, E>) -> R) -> R {
-        f(self.view())
-    }
-}
-
-impl<'b, B, E: Dimension, K: Checking> Operand for &AllocViewBase<'b, B, E, K> {
-    type Elem = B;
-    type Dim = E;
-    type Kind = K;
-
-    #[track_caller]
-    fn with_view<R>(self, f: impl FnOnce(ArrayView<'_, B, E>) -> R) -> R {
-        f(self.view())
-    }
-}
-
-impl<B, S: Data<Elem = B>, E: Dimension> Operand for &ArrayBase<S, E, B> {
-    type Elem = B;
-    type Dim = E;
-    type Kind = Unchecked;
-
-    fn with_view<R>(self, f: impl FnOnce(ArrayView<'_, B, E>) -> R) -> R {
-        f(self.view())
-    }
-}
-
-impl<B, S: Data<Elem = B>, E: Dimension> Operand for ArrayBase<S, E, B> {
-    type Elem = B;
-    type Dim = E;
-    type Kind = Unchecked;
-
-    fn with_view<R>(self, f: impl FnOnce(ArrayView<'_, B, E>) -> R) -> R {
-        f(self.view())
-    }
-}
-
-impl<B, E: Dimension> Operand for &ArrayRef<B, E> {
-    type Elem = B;
-    type Dim = E;
-    type Kind = Unchecked;
-
-    fn with_view<R>(self, f: impl FnOnce(ArrayView<'_, B, E>) -> R) -> R {
-        f(self.view())
-    }
-}
-
-impl<B> Operand for Scalar<B> {
-    type Elem = B;
-    type Dim = Ix0;
-    type Kind = Unchecked;
-
-    fn with_view<R>(self, f: impl FnOnce(ArrayView<'_, B, Ix0>) -> R) -> R {
-        f(ndarray::aview0(&self.0))
-    }
+impl_operand! {
+    [B, E: Dimension, K: Checking] &AllocArrayBase<B, E, K>, K, B, E, |a| a.view();
+    [B, E: Dimension, K: Checking] AllocArrayBase<B, E, K>, K, B, E, |a| a.view();
+    ['b, B, E: Dimension, K: Checking] AllocViewBase<'b, B, E, K>, K, B, E, |a| a.view();
+    ['b, B, E: Dimension, K: Checking] &AllocViewBase<'b, B, E, K>, K, B, E, |a| a.view();
+    [B, S: Data<Elem = B>, E: Dimension] &ArrayBase<S, E, B>, Unchecked, B, E, |a| a.view();
+    [B, S: Data<Elem = B>, E: Dimension] ArrayBase<S, E, B>, Unchecked, B, E, |a| a.view();
+    [B, E: Dimension] &ArrayRef<B, E>, Unchecked, B, E, |a| a.view();
+    [B] Scalar<B>, Unchecked, B, Ix0, |a| ndarray::aview0(&a.0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,25 +125,19 @@ where
     Some(out)
 }
 
-#[cold]
-#[track_caller]
-fn cannot_broadcast(a: &[usize], b: &[usize]) -> ! {
-    panic!("cannot broadcast arrays of shapes {a:?} and {b:?} together")
-}
-
-#[cold]
-#[track_caller]
-pub(crate) fn cannot_broadcast_to(from: &[usize], to: &[usize]) -> ! {
-    panic!("cannot broadcast an array of shape {from:?} to shape {to:?}")
-}
-
-/// A new array (from the current allocator) of `f(x, y)` over `a` and `b` broadcast together.
-#[track_caller]
+/// A new array (from the current allocator) of `f(x, y)` over `a` and `b` broadcast together,
+/// in one pass (each element written once, no temporaries).
+///
+/// # Errors
+///
+/// [`ArrayError::Broadcast`] if the shapes can't be broadcast together; otherwise as
+/// `AllocArrayBase::try_new_with`. (Errors, not panics: callers run this inside
+/// `Operand::with_view`'s closure and panic at their caller's line.)
 pub(crate) fn zip_new<A, B, O, D1, D2, Out, K>(
     a: ArrayView<'_, A, D1>,
     b: ArrayView<'_, B, D2>,
     mut f: impl FnMut(&A, &B) -> O,
-) -> AllocArrayBase<O, Out, K>
+) -> Result<AllocArrayBase<O, Out, K>, ArrayError>
 where
     D1: Dimension,
     D2: Dimension,
@@ -206,29 +145,38 @@ where
     K: Checking,
 {
     let Some(shape) = co_broadcast::<_, _, Out>(&a.raw_dim(), &b.raw_dim()) else {
-        cannot_broadcast(a.shape(), b.shape())
+        return Err(ArrayError::Broadcast {
+            lhs: a.shape().to_vec(),
+            rhs: b.shape().to_vec(),
+        });
     };
     let n = shape.size();
     // Fast paths: each side is either the whole shape in row-major order or a single value.
-    // `new_with(shape, g)` calls `g(i)` once for each `i` in `0..shape.size()` (the contract of
+    // `try_new_with(shape, g)` calls `g(i)` once for each `i` in `0..shape.size()` (the contract of
     // `Storage::from_fn`), so `i < n` in the closures below.
     match (a.to_slice(), b.to_slice()) {
         (Some(xs), Some(ys)) if xs.len() == n && ys.len() == n => {
             // SAFETY: `i < n == xs.len() == ys.len()` (see above); unchecked so the loop
             // vectorises.
-            return AllocArrayBase::new_with(shape, move |i| unsafe {
+            return AllocArrayBase::try_new_with(shape, move |i| unsafe {
                 f(xs.get_unchecked(i), ys.get_unchecked(i))
             });
         }
         (Some(xs), _) if xs.len() == n && b.len() == 1 => {
             let y = b.iter().next().expect("one element");
-            // SAFETY: `i < n == xs.len()` (see above).
-            return AllocArrayBase::new_with(shape, move |i| f(unsafe { xs.get_unchecked(i) }, y));
+            return AllocArrayBase::try_new_with(shape, move |i| {
+                // SAFETY: `i < n == xs.len()` (see above).
+                let x = unsafe { xs.get_unchecked(i) };
+                f(x, y)
+            });
         }
         (_, Some(ys)) if ys.len() == n && a.len() == 1 => {
             let x = a.iter().next().expect("one element");
-            // SAFETY: `i < n == ys.len()` (see above).
-            return AllocArrayBase::new_with(shape, move |i| f(x, unsafe { ys.get_unchecked(i) }));
+            return AllocArrayBase::try_new_with(shape, move |i| {
+                // SAFETY: `i < n == ys.len()` (see above).
+                let y = unsafe { ys.get_unchecked(i) };
+                f(x, y)
+            });
         }
         _ => {}
     }
@@ -239,12 +187,12 @@ where
         .broadcast(shape.clone())
         .expect("broadcasts to the common shape");
     if n == 0 {
-        return AllocArrayBase::new_with(shape, |_| unreachable!("no elements"));
+        return AllocArrayBase::try_new_with(shape, |_| unreachable!("no elements"));
     }
     if shape.ndim() == 0 {
         let (x, y) = (a.iter().next(), b.iter().next());
         let (x, y) = (x.expect("one element"), y.expect("one element"));
-        return AllocArrayBase::new_with(shape, |_| f(x, y));
+        return AllocArrayBase::try_new_with(shape, |_| f(x, y));
     }
     // Row by row along the last axis: the inner step is one strided index per operand.
     let last = ndarray::Axis(shape.ndim() - 1);
@@ -253,7 +201,7 @@ where
     let (mut ra, mut rb) = rows.next().expect("a non-empty array has a row");
     let mut j = 0;
     // `move`: the cursor lives in the closure, not behind a pointer the writes might alias.
-    AllocArrayBase::new_with(shape, move |_| {
+    AllocArrayBase::try_new_with(shape, move |_| {
         if j == row_len {
             (ra, rb) = rows.next().expect("one row per row_len elements");
             j = 0;
@@ -267,22 +215,26 @@ where
 
 /// A new array (from the current allocator) of `f(x)` over the elements of `a` in row-major
 /// order.
+///
+/// # Errors
+///
+/// As `AllocArrayBase::try_new_with`.
 pub(crate) fn map_new<A, B, D, K>(
     a: ArrayView<'_, A, D>,
     mut f: impl FnMut(&A) -> B,
-) -> AllocArrayBase<B, D, K>
+) -> Result<AllocArrayBase<B, D, K>, ArrayError>
 where
     D: Dimension,
     K: Checking,
 {
     let shape = a.raw_dim();
     if let Some(xs) = a.to_slice() {
-        // SAFETY: `new_with` calls the closure with each `i` in `0..shape.size()`, which is
+        // SAFETY: `try_new_with` calls the closure with each `i` in `0..shape.size()`, which is
         // `xs.len()` (the contract of `Storage::from_fn`); unchecked so the loop vectorises.
-        return AllocArrayBase::new_with(shape, move |i| f(unsafe { xs.get_unchecked(i) }));
+        return AllocArrayBase::try_new_with(shape, move |i| f(unsafe { xs.get_unchecked(i) }));
     }
     if a.is_empty() {
-        return AllocArrayBase::new_with(shape, |_| unreachable!("no elements"));
+        return AllocArrayBase::try_new_with(shape, |_| unreachable!("no elements"));
     }
     // Not row-major contiguous, so at least one axis.
     let last = ndarray::Axis(shape.ndim() - 1);
@@ -290,7 +242,7 @@ where
     let mut rows = a.lanes(last).into_iter();
     let mut row = rows.next().expect("a non-empty array has a row");
     let mut j = 0;
-    AllocArrayBase::new_with(shape, move |_| {
+    AllocArrayBase::try_new_with(shape, move |_| {
         if j == row_len {
             row = rows.next().expect("one row per row_len elements");
             j = 0;
@@ -320,85 +272,148 @@ pub trait DotDim<E: Dimension>: Dimension {
     type Product<A, K: Checking>;
 
     /// The product of two views, written into a new array from the current allocator.
+    ///
+    /// # Errors
+    ///
+    /// [`ArrayError::NotAligned`] if the inner lengths differ; otherwise as the array's
+    /// `try_*` constructors.
     #[doc(hidden)]
     fn dot_views<A: LinalgScalar, K: Checking>(
         a: ArrayView<'_, A, Self>,
         b: ArrayView<'_, A, E>,
-    ) -> <Self as DotDim<E>>::Product<A, K>;
+    ) -> Result<<Self as DotDim<E>>::Product<A, K>, ArrayError>;
 }
 
-#[cold]
-#[track_caller]
-fn not_aligned(a: &[usize], b: &[usize]) -> ! {
-    panic!("dot: shapes {a:?} and {b:?} are not aligned")
+/// The largest matrix product (`m * k * n` multiply-adds) that [`dot`](AllocArrayBase::dot)
+/// computes by a direct loop into the new array, taking no heap memory; larger ones go to
+/// `matrixmultiply`, which takes a packing buffer from the heap for every product.
+///
+/// ```
+/// use allocarrays::{AllocArray, DIRECT_DOT_MAX};
+///
+/// // A dense layer of 32 x 90 inputs and 90 x 10 weights: a direct loop.
+/// assert!(32 * 90 * 10 <= DIRECT_DOT_MAX);
+/// let x = AllocArray::<f32, _>::ones((32, 90));
+/// let w = AllocArray::<f32, _>::ones((90, 10));
+/// assert_eq!(x.dot(&w)[(0, 0)], 90.0);
+/// ```
+pub const DIRECT_DOT_MAX: usize = 1 << 18;
+
+fn not_aligned(a: &[usize], b: &[usize]) -> ArrayError {
+    ArrayError::NotAligned {
+        lhs: a.to_vec(),
+        rhs: b.to_vec(),
+    }
 }
 
 impl DotDim<Ix1> for Ix1 {
     type Product<A, K: Checking> = A;
 
-    #[track_caller]
     fn dot_views<A: LinalgScalar, K: Checking>(
         a: ArrayView<'_, A, Ix1>,
         b: ArrayView<'_, A, Ix1>,
-    ) -> A {
+    ) -> Result<A, ArrayError> {
         if a.len() != b.len() {
-            not_aligned(a.shape(), b.shape());
+            return Err(not_aligned(a.shape(), b.shape()));
         }
-        a.dot(&b)
+        Ok(a.dot(&b))
     }
 }
 
-impl DotDim<Ix1> for Ix2 {
-    type Product<A, K: Checking> = AllocArrayBase<A, Ix1, K>;
+/// The matrix-vector products: `$m · $v` for operands `$a` (`Self`) and `$b` (`E`).
+macro_rules! impl_mat_vec_dot {
+    ($(($D:ty, $E:ty): |$a:ident, $b:ident| $m:expr, $v:expr;)*) => {$(
+        impl DotDim<$E> for $D {
+            type Product<A, K: Checking> = AllocArrayBase<A, Ix1, K>;
 
-    #[track_caller]
-    fn dot_views<A: LinalgScalar, K: Checking>(
-        a: ArrayView<'_, A, Ix2>,
-        b: ArrayView<'_, A, Ix1>,
-    ) -> AllocArrayBase<A, Ix1, K> {
-        let (m, k) = a.dim();
-        if k != b.len() {
-            not_aligned(a.shape(), b.shape());
+            fn dot_views<A: LinalgScalar, K: Checking>(
+                $a: ArrayView<'_, A, $D>,
+                $b: ArrayView<'_, A, $E>,
+            ) -> Result<AllocArrayBase<A, Ix1, K>, ArrayError> {
+                mat_vec_new($m, $v, ($a.shape(), $b.shape()))
+            }
         }
-        let mut out = AllocArrayBase::new_with(Ix1(m), |_| A::zero());
-        general_mat_vec_mul(A::one(), &a, &b, A::zero(), &mut out.raw_view_mut());
-        out
-    }
+    )*};
 }
 
-impl DotDim<Ix2> for Ix1 {
-    type Product<A, K: Checking> = AllocArrayBase<A, Ix1, K>;
+impl_mat_vec_dot! {
+    (Ix2, Ix1): |a, b| a, b;
+    // `a · b` is `bᵀ · a`.
+    (Ix1, Ix2): |a, b| b.t(), a;
+}
 
-    #[track_caller]
-    fn dot_views<A: LinalgScalar, K: Checking>(
-        a: ArrayView<'_, A, Ix1>,
-        b: ArrayView<'_, A, Ix2>,
-    ) -> AllocArrayBase<A, Ix1, K> {
-        let (k, n) = b.dim();
-        if k != a.len() {
-            not_aligned(a.shape(), b.shape());
-        }
-        let mut out = AllocArrayBase::new_with(Ix1(n), |_| A::zero());
-        general_mat_vec_mul(A::one(), &b.t(), &a, A::zero(), &mut out.raw_view_mut());
-        out
+/// `m · v` into a new 1-d array from the current allocator; `shapes` are the operands' as the
+/// user wrote them, for the error.
+fn mat_vec_new<A: LinalgScalar, K: Checking>(
+    m: ArrayView<'_, A, Ix2>,
+    v: ArrayView<'_, A, Ix1>,
+    shapes: (&[usize], &[usize]),
+) -> Result<AllocArrayBase<A, Ix1, K>, ArrayError> {
+    if m.ncols() != v.len() {
+        return Err(not_aligned(shapes.0, shapes.1));
     }
+    let mut out = AllocArrayBase::try_new_with(Ix1(m.nrows()), |_| A::zero())?;
+    general_mat_vec_mul(A::one(), &m, &v, A::zero(), &mut out.raw_view_mut());
+    Ok(out)
 }
 
 impl DotDim<Ix2> for Ix2 {
     type Product<A, K: Checking> = AllocArrayBase<A, Ix2, K>;
 
-    #[track_caller]
     fn dot_views<A: LinalgScalar, K: Checking>(
         a: ArrayView<'_, A, Ix2>,
         b: ArrayView<'_, A, Ix2>,
-    ) -> AllocArrayBase<A, Ix2, K> {
+    ) -> Result<AllocArrayBase<A, Ix2, K>, ArrayError> {
         let ((m, k), (k2, n)) = (a.dim(), b.dim());
         if k != k2 {
-            not_aligned(a.shape(), b.shape());
+            return Err(not_aligned(a.shape(), b.shape()));
         }
-        let mut out = AllocArrayBase::new_with(Ix2(m, n), |_| A::zero());
-        general_mat_mul(A::one(), &a, &b, A::zero(), &mut out.raw_view_mut());
-        out
+        let mut out = AllocArrayBase::try_new_with(Ix2(m, n), |_| A::zero())?;
+        let direct = m
+            .checked_mul(k)
+            .and_then(|mk| mk.checked_mul(n))
+            .is_some_and(|work| work <= DIRECT_DOT_MAX);
+        if direct {
+            mat_mul_direct(a, b, out.storage_mut_slice());
+        } else {
+            general_mat_mul(A::one(), &a, &b, A::zero(), &mut out.raw_view_mut());
+        }
+        Ok(out)
+    }
+}
+
+/// `out += a · b` by a direct loop (row of `a` by rows of `b`, the inner loop over a row of
+/// the output, which vectorises when `b`'s rows are contiguous); `out` is the row-major
+/// `(m, n)` result, zeroed. Takes no memory.
+fn mat_mul_direct<A: LinalgScalar>(
+    a: ArrayView<'_, A, Ix2>,
+    b: ArrayView<'_, A, Ix2>,
+    out: &mut [A],
+) {
+    let (m, n) = (a.nrows(), b.ncols());
+    debug_assert_eq!(out.len(), m * n);
+    if n == 0 {
+        return;
+    }
+    match b.as_slice() {
+        Some(bs) => {
+            for (a_row, out_row) in a.rows().into_iter().zip(out.chunks_exact_mut(n)) {
+                for (&x, b_row) in a_row.iter().zip(bs.chunks_exact(n)) {
+                    for (o, &y) in out_row.iter_mut().zip(b_row) {
+                        *o = *o + x * y;
+                    }
+                }
+            }
+        }
+        None => {
+            for (a_row, out_row) in a.rows().into_iter().zip(out.chunks_exact_mut(n)) {
+                for (&x, b_row) in a_row.iter().zip(b.rows()) {
+                    for (o, &y) in out_row.iter_mut().zip(b_row.iter()) {
+                        *o = *o + x * y;
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -454,10 +469,15 @@ macro_rules! impl_binary_op_one {
     };
 }
 
-/// `ndarray op ours`: an `ndarray` array or view on the left, one of our forms on the right.
+/// `ndarray op ours`: an `ndarray` array or view (by reference or by value) on the left, one
+/// of our forms on the right.
 macro_rules! impl_ndarray_lhs_op {
     ($Trait:ident, $method:ident, $op:tt, [$($rl:lifetime),*], $Rhs:ty) => {
-        impl<'l, $($rl,)* A, D, K, B, S, E> $Trait<$Rhs> for &'l ArrayBase<S, E, B>
+        impl_ndarray_lhs_op!(@one $Trait, $method, $op, ['l, $($rl),*], &'l ArrayBase<S, E, B>, $Rhs);
+        impl_ndarray_lhs_op!(@one $Trait, $method, $op, [$($rl),*], ArrayBase<S, E, B>, $Rhs);
+    };
+    (@one $Trait:ident, $method:ident, $op:tt, [$($l:lifetime),* $(,)?], $Lhs:ty, $Rhs:ty) => {
+        impl<$($l,)* A, D, K, B, S, E> $Trait<$Rhs> for $Lhs
         where
             S: Data<Elem = B>,
             B: Clone + $Trait<A>,
@@ -473,27 +493,9 @@ macro_rules! impl_ndarray_lhs_op {
             #[track_caller]
             fn $method(self, rhs: $Rhs) -> Self::Output {
                 let lhs = self.view();
-                rhs.with_view(|rhs| zip_new(lhs, rhs, |x: &B, y: &A| x.clone() $op y.clone()))
-            }
-        }
-
-        impl<$($rl,)* A, D, K, B, S, E> $Trait<$Rhs> for ArrayBase<S, E, B>
-        where
-            S: Data<Elem = B>,
-            B: Clone + $Trait<A>,
-            A: Clone,
-            E: Dimension + DimMax<D>,
-            D: Dimension,
-            K: Checking,
-        {
-            type Output =
-                AllocArrayBase<<B as $Trait<A>>::Output, <E as DimMax<D>>::Output, K>;
-
-            /// Elementwise, with broadcasting, into a new array from the current allocator.
-            #[track_caller]
-            fn $method(self, rhs: $Rhs) -> Self::Output {
-                let lhs = self.view();
-                rhs.with_view(|rhs| zip_new(lhs, rhs, |x: &B, y: &A| x.clone() $op y.clone()))
+                or_panic(
+                    rhs.with_view(|rhs| zip_new(lhs, rhs, |x: &B, y: &A| x.clone() $op y.clone())),
+                )
             }
         }
     };

@@ -20,6 +20,14 @@ struct Carried {
 }
 
 impl Carried {
+    /// `name { has_allocator, has_heap_arena }`: the `Debug` of the types that carry it.
+    fn fmt_as(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(name)
+            .field("has_allocator", &self.alloc.is_some())
+            .field("has_heap_arena", &self.heap.is_some())
+            .finish()
+    }
+
     /// Runs `f` under both.
     fn enter<R>(self, f: impl FnOnce() -> R) -> R {
         let alloc = self.alloc.map(|p| p as NonNull<dyn ArrayAllocator>);
@@ -85,11 +93,13 @@ impl<'a> Carry<'a> {
     }
 
     /// Whether an allocator is carried.
+    #[must_use]
     pub fn has_allocator(&self) -> bool {
         self.carried.alloc.is_some()
     }
 
     /// Whether a heap arena is carried.
+    #[must_use]
     pub fn has_heap_arena(&self) -> bool {
         self.carried.heap.is_some()
     }
@@ -97,10 +107,7 @@ impl<'a> Carry<'a> {
 
 impl fmt::Debug for Carry<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Carry")
-            .field("has_allocator", &self.has_allocator())
-            .field("has_heap_arena", &self.has_heap_arena())
-            .finish()
+        self.carried.fmt_as("Carry", f)
     }
 }
 
@@ -194,14 +201,13 @@ impl<'scope, 'env> AllocThreadScope<'scope, 'env> {
 
 impl fmt::Debug for AllocThreadScope<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AllocThreadScope")
-            .field("has_allocator", &self.carried.alloc.is_some())
-            .field("has_heap_arena", &self.carried.heap.is_some())
-            .finish()
+        self.carried.fmt_as("AllocThreadScope", f)
     }
 }
 
-/// `rayon::scope`, with every spawned task running under the current allocator.
+/// `rayon::scope`, with its body and every spawned task running under the current allocator
+/// (and heap arena): `op` runs on a rayon worker thread when called from outside the pool, and
+/// it gets the allocator there too.
 ///
 /// ```
 /// use allocarrays::{rayon_scope, with_allocator, BumperAllocator};
@@ -230,13 +236,7 @@ where
 {
     with_carry(|carry| {
         let carried = SendCarried(carry.carried);
-        rayon::scope(move |scope| {
-            let carried = carried;
-            op(&AllocRayonScope {
-                scope,
-                carried: carried.0,
-            })
-        })
+        rayon::scope(move |scope| carried.run(scope, op))
     })
 }
 
@@ -255,25 +255,14 @@ impl<'scope> AllocRayonScope<'scope, '_> {
         F: for<'b> FnOnce(&AllocRayonScope<'scope, 'b>) + Send + 'scope,
     {
         let carried = SendCarried(self.carried);
-        self.scope.spawn(move |scope| {
-            let carried = carried;
-            carried.0.enter(|| {
-                f(&AllocRayonScope {
-                    scope,
-                    carried: carried.0,
-                })
-            })
-        });
+        self.scope.spawn(move |scope| carried.run(scope, f));
     }
 }
 
 #[cfg(feature = "rayon")]
 impl fmt::Debug for AllocRayonScope<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AllocRayonScope")
-            .field("has_allocator", &self.carried.alloc.is_some())
-            .field("has_heap_arena", &self.carried.heap.is_some())
-            .finish()
+        self.carried.fmt_as("AllocRayonScope", f)
     }
 }
 
@@ -281,6 +270,24 @@ impl fmt::Debug for AllocRayonScope<'_, '_> {
 #[cfg(feature = "rayon")]
 #[derive(Clone, Copy)]
 struct SendCarried(Carried);
+
+#[cfg(feature = "rayon")]
+impl SendCarried {
+    /// Runs `f` with an [`AllocRayonScope`] over `scope`, under the carried allocator: the body
+    /// of `rayon_scope` and of every spawned task.
+    fn run<'scope, R>(
+        self,
+        scope: &rayon::Scope<'scope>,
+        f: impl FnOnce(&AllocRayonScope<'scope, '_>) -> R,
+    ) -> R {
+        self.0.enter(|| {
+            f(&AllocRayonScope {
+                scope,
+                carried: self.0,
+            })
+        })
+    }
+}
 
 // SAFETY: the allocator and the arena are `Sync`; `rayon::scope` finishes every task before
 // `with_carry` returns, which both outlive.

@@ -5,8 +5,11 @@ use std::fmt;
 use std::mem::{self, ManuallyDrop, MaybeUninit};
 use std::ptr::{self, NonNull};
 
+use bumper::AllocError;
+
 use crate::context::allocate_current;
 use crate::epoch::Lease;
+use crate::error::ArrayError;
 
 /// The elements of one array: `len` initialised values of `A`, contiguous, owned.
 pub(crate) struct Storage<A> {
@@ -49,24 +52,46 @@ impl<A> Storage<A> {
     }
 
     /// `len` elements made by `f(index)`, in memory from the current allocator (the heap
-    /// outside any `with_allocator`).
+    /// outside any `with_allocator`); an error if the memory can't be had.
     ///
     /// Calls `f` exactly once for each index in `0..len`, in increasing order (until it
-    /// panics): unsafe callers rely on this, so it is part of the contract.
+    /// panics), and not at all on error: unsafe callers rely on this, so it is part of the
+    /// contract.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// If the allocator can't provide the memory (a full fixed buffer), with its error text.
-    pub(crate) fn from_fn(len: usize, tracking: Tracking, mut f: impl FnMut(usize) -> A) -> Self {
+    /// [`ArrayError::SizeOverflow`] if `len` elements overflow `isize::MAX` bytes;
+    /// [`ArrayError::Alloc`] if the allocator can't provide the memory (a full fixed buffer).
+    #[inline]
+    pub(crate) fn try_from_fn(
+        len: usize,
+        tracking: Tracking,
+        mut f: impl FnMut(usize) -> A,
+    ) -> Result<Self, ArrayError> {
         let Ok(layout) = Layout::array::<A>(len) else {
-            panic!(
-                "array of {len} elements of {} bytes overflows isize::MAX",
-                mem::size_of::<A>()
-            )
+            return Err(ArrayError::SizeOverflow {
+                len,
+                elem_size: mem::size_of::<A>(),
+            });
         };
         match allocate_current(layout, tracking == Tracking::Checked) {
-            None => Self::from_vec((0..len).map(f).collect()),
-            Some(Err(err)) => panic!("array allocation failed: {err}"),
+            None => {
+                let mut vec = Vec::new();
+                if vec.try_reserve_exact(len).is_err() {
+                    return Err(ArrayError::Alloc {
+                        bytes: layout.size(),
+                        source: AllocError::OutOfMemory {
+                            requested: layout.size(),
+                        },
+                    });
+                }
+                vec.extend((0..len).map(f));
+                Ok(Self::from_vec(vec))
+            }
+            Some(Err(source)) => Err(ArrayError::Alloc {
+                bytes: layout.size(),
+                source,
+            }),
             Some(Ok((ptr, lease))) => {
                 let ptr = ptr.cast::<A>();
                 let slots = ptr.as_ptr().cast::<MaybeUninit<A>>();
@@ -76,21 +101,25 @@ impl<A> Storage<A> {
                     // lease drops, so the memory is released safely.
                     unsafe { (*slots.add(i)).write(f(i)) };
                 }
-                Storage {
+                Ok(Storage {
                     ptr,
                     len,
                     owner: Owner::Arena(lease),
-                }
+                })
             }
         }
     }
 
     /// Copies `src` into new storage from the current allocator.
-    pub(crate) fn from_slice(src: &[A], tracking: Tracking) -> Self
+    ///
+    /// # Errors
+    ///
+    /// As [`try_from_fn`](Self::try_from_fn).
+    pub(crate) fn try_from_slice(src: &[A], tracking: Tracking) -> Result<Self, ArrayError>
     where
         A: Clone,
     {
-        Self::from_fn(src.len(), tracking, |i| src[i].clone())
+        Self::try_from_fn(src.len(), tracking, |i| src[i].clone())
     }
 
     pub(crate) fn len(&self) -> usize {

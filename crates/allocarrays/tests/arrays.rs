@@ -9,8 +9,8 @@ use std::mem::MaybeUninit;
 use std::rc::Rc;
 
 use allocarrays::{
-    with_allocator, without_allocator, AllocArray, AllocView, BumperAllocator, CheckedAllocArray,
-    CheckedView, InvalidMemory, Operand, Scalar, UncheckedBumperAllocator,
+    with_allocator, without_allocator, AllocArray, AllocView, ArrayError, BumperAllocator,
+    CheckedAllocArray, CheckedView, InvalidMemory, Operand, Scalar, UncheckedBumperAllocator,
 };
 use ndarray::{array, s, Array, Array1, Array2, Array3, ArrayD, Axis, Ix1, Ix2, Ix3, IxDyn};
 
@@ -764,6 +764,70 @@ fn every_checked_access_after_a_reset_is_refused() {
     assert_eq!(d.try_into_array(), Err(InvalidMemory));
 }
 
+/// The rule: shape queries (and calls that only use the shape, like `similar`) never check;
+/// every other call on a checked array or view does, once, at the call: the panicking forms
+/// panic, the `try_*` forms return `InvalidMemory`. Arrays and views have the same `try_*`
+/// forms.
+#[test]
+fn checked_arrays_and_views_check_alike() {
+    const INVALID: &str = "array accessed after its memory has been deallocated";
+    let alloc = arena();
+    let c = with_allocator(&alloc, || {
+        CheckedAllocArray::from_shape_fn((2, 3), |(i, j)| (i + j) as f64)
+    });
+    let v = c.t();
+    alloc.reset();
+    // Shape queries: no check, on both.
+    assert_eq!((c.shape(), v.shape()), (&[2, 3][..], &[3, 2][..]));
+    assert_eq!((c.dim(), v.dim()), ((2, 3), (3, 2)));
+    assert_eq!((c.len(), v.len(), c.ndim(), v.ndim()), (6, 6, 2, 2));
+    assert_eq!((c.nrows(), v.ncols()), (2, 2));
+    assert!(c.is_arena() && v.is_arena() && !c.is_valid() && !v.is_valid());
+    assert_eq!(c.similar().shape(), &[2, 3]);
+    assert_eq!(c.similar_shaped(4).len(), 4);
+    assert!(format!("{c:?} {v:?} {c} {v}").contains(INVALID));
+    // The Result forms, on both.
+    assert_eq!(
+        (c.check(), v.check()),
+        (Err(InvalidMemory), Err(InvalidMemory))
+    );
+    assert!(c.try_view().is_err() && v.try_view().is_err());
+    assert!(c.try_alloc_view().is_err() && v.try_alloc_view().is_err());
+    assert!(c.try_to_array().is_err() && v.try_to_array().is_err());
+    assert_eq!(
+        (c.try_sum(), v.try_sum()),
+        (Err(InvalidMemory), Err(InvalidMemory))
+    );
+    // Every other call panics, on both, views included.
+    type Case<'c> = (&'static str, Box<dyn Fn() + 'c>);
+    let cases: Vec<Case<'_>> = vec![
+        ("alloc_view", Box::new(|| ignore(c.alloc_view()))),
+        ("view.alloc_view", Box::new(|| ignore(v.alloc_view()))),
+        ("slice", Box::new(|| ignore(c.slice(s![.., ..1])))),
+        ("view.slice", Box::new(|| ignore(v.slice(s![..1, ..])))),
+        ("t", Box::new(|| ignore(c.t()))),
+        ("view.t", Box::new(|| ignore(v.t()))),
+        ("row", Box::new(|| ignore(c.row(0)))),
+        ("view.column", Box::new(|| ignore(v.column(0)))),
+        ("index_axis", Box::new(|| ignore(c.index_axis(Axis(1), 0)))),
+        (
+            "view.axis_iter",
+            Box::new(|| ignore(v.axis_iter(Axis(0)).count())),
+        ),
+        ("to_slice", Box::new(|| ignore(c.to_slice()))),
+        ("view.get", Box::new(|| ignore(v.get((0, 0))))),
+        ("view.mean_axis", Box::new(|| ignore(v.mean_axis(Axis(0))))),
+        (
+            "map_axis",
+            Box::new(|| ignore(c.map_axis(Axis(0), |l| l.len()))),
+        ),
+    ];
+    for (name, case) in cases {
+        assert_eq!(panic_message(case), INVALID, "{name}");
+    }
+    assert_eq!(panic_message(|| ignore(c.reshape(6))), INVALID);
+}
+
 #[test]
 fn checked_views_check_on_every_operation() {
     let alloc = arena();
@@ -796,4 +860,249 @@ fn arrays_are_send_and_sync() {
     send_sync::<CheckedAllocArray<String, IxDyn>>();
     send_sync::<AllocView<'static, f64, Ix2>>();
     send_sync::<CheckedView<'static, f64, Ix1>>();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fallible construction and bad shapes.
+
+#[test]
+fn try_constructors_return_the_allocators_error() {
+    let full = BumperAllocator::with_capacity(64);
+    let a = AllocArray::<f64, _>::zeros(1000); // on the heap
+    with_allocator(&full, || {
+        let errors = [
+            AllocArray::<f64, _>::try_zeros(1000).unwrap_err(),
+            AllocArray::try_from_elem((10, 100), 1.0f64).unwrap_err(),
+            AllocArray::try_from_shape_fn(1000, |i| i as f64).unwrap_err(),
+            a.try_similar().unwrap_err(),
+            a.try_similar_shaped((100, 10)).unwrap_err(),
+            AllocArray::<MaybeUninit<f64>, _>::try_uninit(1000).unwrap_err(),
+        ];
+        for err in errors {
+            let ArrayError::Alloc { bytes, source } = &err else {
+                panic!("not an allocation error: {err:?}")
+            };
+            assert_eq!(*bytes, 8000);
+            assert!(matches!(source, bumper::AllocError::BufferFull { .. }));
+            assert!(err
+                .to_string()
+                .starts_with("array allocation failed (8000 bytes)"));
+        }
+        // Small ones still fit.
+        assert_eq!(
+            AllocArray::<f64, _>::try_zeros(2).unwrap().as_slice(),
+            &[0.0; 2]
+        );
+    });
+    // Outside any allocator: the heap.
+    assert!(!AllocArray::try_from_elem(3, 1u8).unwrap().is_arena());
+}
+
+#[test]
+fn shapes_whose_size_overflows_are_refused_with_a_clear_error() {
+    let huge = (usize::MAX / 2, 3);
+    let expected = format!(
+        "the number of elements of shape [{}, 3] overflows usize",
+        usize::MAX / 2
+    );
+    let a = AllocArray::from(vec![1u8, 2]);
+    let errors = [
+        AllocArray::<u8, _>::try_zeros(huge).unwrap_err(),
+        AllocArray::try_from_elem(huge, 0u8).unwrap_err(),
+        AllocArray::try_from_shape_fn(huge, |_| 0u8).unwrap_err(),
+        a.try_similar_shaped(huge).unwrap_err(),
+        AllocArray::<MaybeUninit<u8>, _>::try_uninit(huge).unwrap_err(),
+    ];
+    for err in errors {
+        assert_eq!(
+            err,
+            ArrayError::ShapeOverflow {
+                shape: vec![usize::MAX / 2, 3]
+            }
+        );
+        assert_eq!(err.to_string(), expected);
+    }
+    // The element count fits but the bytes don't.
+    let err = AllocArray::<u64, _>::try_zeros(usize::MAX / 4).unwrap_err();
+    assert!(
+        matches!(err, ArrayError::SizeOverflow { elem_size: 8, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("overflows isize::MAX bytes"),
+        "{err}"
+    );
+    // An n-d shape (dynamic too), and the panicking forms name the problem.
+    let dyn_shape = IxDyn(&[1 << 32, 1 << 32, 2]);
+    assert!(matches!(
+        AllocArray::<u8, _>::try_zeros(dyn_shape.clone()),
+        Err(ArrayError::ShapeOverflow { .. })
+    ));
+    assert_eq!(
+        panic_message(|| ignore(AllocArray::<u8, _>::zeros(dyn_shape))),
+        format!(
+            "the number of elements of shape [{}, {}, 2] overflows usize",
+            1u64 << 32,
+            1u64 << 32
+        )
+    );
+    assert!(panic_message(|| ignore(a.similar_shaped(huge))).contains("overflows usize"));
+    assert!(panic_message(|| ignore(AllocArray::from_elem(huge, 1u8))).contains("overflows usize"));
+    // A reshape into such a shape is an error, and its text doesn't overflow either.
+    let err = a.reshape(huge).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot reshape an array of shape [2] (2 elements) into shape [{}, 3] (a number of \
+             elements that overflows usize)",
+            usize::MAX / 2
+        )
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ndarray methods model code reaches for: views of the same memory, new arrays from the
+// current allocator.
+
+#[test]
+fn views_share_memory_and_new_arrays_come_from_the_allocator() {
+    let alloc = arena();
+    let m = matrix(3, 4);
+    with_allocator(&alloc, || {
+        let a = AllocArray::from(m.clone()).to_owned(); // in the arena
+        assert!(a.is_arena());
+        let base = a.as_slice().as_ptr();
+        // Views: the same memory, the same lease.
+        let row = a.row(1);
+        assert_eq!(row.to_slice().unwrap().as_ptr(), base.wrapping_add(4));
+        assert_eq!(row.to_array(), m.row(1));
+        assert_eq!(a.column(2).to_array(), m.column(2));
+        assert_eq!(
+            a.column(2).get(1).map(|x| x as *const f64),
+            Some(base.wrapping_add(6))
+        );
+        assert_eq!(
+            a.index_axis(Axis(1), 3).to_array(),
+            m.index_axis(Axis(1), 3)
+        );
+        assert_eq!(a.t().row(3).to_array(), m.column(3));
+        let rows: Vec<_> = a.outer_iter().map(|r| r.to_array()).collect();
+        assert_eq!(
+            rows,
+            m.outer_iter().map(|r| r.to_owned()).collect::<Vec<_>>()
+        );
+        let cols: Vec<_> = a.axis_iter(Axis(1)).rev().map(|c| c.sum()).collect();
+        let expected: Vec<_> = m.axis_iter(Axis(1)).rev().map(|c| c.sum()).collect();
+        assert_eq!(cols, expected);
+        for v in [a.row(0), a.column(0), a.t().column(0)] {
+            assert!(v.is_arena());
+        }
+        assert_eq!((a.nrows(), a.ncols(), a.t().nrows()), (3, 4, 4));
+        // New arrays: from the allocator, equal to ndarray's.
+        let news = [
+            (a.mean_axis(Axis(0)).unwrap(), m.mean_axis(Axis(0)).unwrap()),
+            (
+                a.t().mean_axis(Axis(1)).unwrap(),
+                m.mean_axis(Axis(0)).unwrap(),
+            ),
+            (
+                a.fold_axis(Axis(0), f64::MIN, |&acc, &x| acc.max(x)),
+                m.fold_axis(Axis(0), f64::MIN, |&acc, &x| acc.max(x)),
+            ),
+            (
+                a.map_axis(Axis(0), |c| c.sum()),
+                m.map_axis(Axis(0), |c| c.sum()),
+            ),
+            (a.row(2).mapv(|x| x * 2.0), m.row(2).mapv(|x| x * 2.0)),
+            (a.column(1).map(|x| x - 1.0), m.column(1).map(|x| x - 1.0)),
+        ];
+        for (ours, theirs) in &news {
+            assert!(ours.is_arena());
+            assert_eq!(ours, theirs);
+        }
+        assert_eq!(a.map_axis(Axis(1), |r| r.len()).as_slice(), &[4, 4, 4]);
+        assert_eq!(a.row(0).fold(0.0, |s, x| s + x), m.row(0).sum());
+        assert_eq!(a.row(0).iter().count(), 4);
+        // An axis of length 0 has no mean.
+        assert!(AllocArray::<f64, _>::zeros((0, 3))
+            .mean_axis(Axis(0))
+            .is_none());
+        // In place.
+        let mut b = a.clone();
+        b.map_inplace(|x| *x = -*x);
+        assert_eq!(b, -&a);
+    });
+    alloc.reset();
+}
+
+#[test]
+fn axis_and_index_errors_panic_with_their_reason() {
+    let a = AllocArray::from(matrix(2, 3));
+    assert_eq!(
+        panic_message(|| ignore(a.row(2))),
+        "index 2 out of bounds for axis 0 of length 2"
+    );
+    assert_eq!(
+        panic_message(|| ignore(a.index_axis(Axis(2), 0))),
+        "axis 2 out of bounds for an array of 2 axes"
+    );
+    assert_eq!(
+        panic_message(|| ignore(a.axis_iter(Axis(5)).count())),
+        "axis 5 out of bounds for an array of 2 axes"
+    );
+    assert_eq!(
+        panic_message(|| ignore(a.mean_axis(Axis(3)))),
+        "axis 3 out of bounds for an array of 2 axes"
+    );
+}
+
+#[test]
+fn similar_shaped_makes_an_array_of_another_shape_from_the_allocator() {
+    let alloc = arena();
+    let c = AllocArray::from(vec![1.0f32, 2.0]);
+    assert!(!c.similar_shaped((100, 100)).is_arena());
+    with_allocator(&alloc, || {
+        // The seed's `similar(c, 100, 100)`.
+        let m = c.similar_shaped((100, 100));
+        assert!(m.is_arena());
+        assert_eq!(m.shape(), &[100, 100]);
+        assert_eq!(m.sum(), 0.0);
+        let d = c.t().to_owned().similar_shaped(IxDyn(&[2, 3, 4]));
+        assert_eq!(d.shape(), &[2, 3, 4]);
+    });
+    alloc.reset();
+    let checked = CheckedAllocArray::from(vec![1, 2]);
+    let s: CheckedAllocArray<i32, Ix3> = checked.similar_shaped((1, 2, 3));
+    assert_eq!(s.len(), 6);
+}
+
+#[test]
+fn small_and_large_products_match_ndarray() {
+    let alloc = arena();
+    with_allocator(&alloc, || {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (3, 5, 2),
+            (32, 90, 10),
+            (7, 0, 3),
+            (0, 4, 2),
+            (80, 70, 60),
+        ] {
+            let a = Array2::from_shape_fn((m, k), |(i, j)| ((i * 7 + j * 3) % 11) as f64 - 5.0);
+            let b = Array2::from_shape_fn((k, n), |(i, j)| ((i * 5 + j) % 13) as f64 * 0.5);
+            let expected = a.dot(&b);
+            let (x, y) = (AllocArray::from(a.clone()), AllocArray::from(b.clone()));
+            assert_eq!(x.dot(&y), expected, "{m}x{k}x{n}");
+            // Strided operands: a transposed right side (not row-contiguous), a sliced left.
+            let yt = AllocArray::from(b.t().to_owned());
+            assert_eq!(x.dot(&yt.t()), expected, "{m}x{k}x{n}, transposed");
+            assert_eq!(x.slice(s![.., ..]).dot(&b), expected);
+            assert!(x.dot(&y).is_arena());
+        }
+    });
+    alloc.reset();
+    const _: () = assert!(
+        80 * 70 * 60 > allocarrays::DIRECT_DOT_MAX,
+        "one product takes the large path"
+    );
 }

@@ -113,3 +113,27 @@ fn worker_threads_get_lanes_of_the_same_arena() {
     let report = arena.reset().unwrap();
     assert_eq!(report.lanes_busy, 0);
 }
+
+#[cfg(feature = "rayon")]
+#[test]
+fn rayon_scope_runs_its_body_under_the_allocator() {
+    use allocarrays::{has_allocator, rayon_scope, with_allocator, AllocArray, BumperAllocator};
+    let alloc = BumperAllocator::with_capacity(1 << 20);
+    // Called from outside the pool (this test thread): the body runs on a worker.
+    let (seen, arena, task_arena) = with_allocator(&alloc, || {
+        rayon_scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            s.spawn(move |_| {
+                let _ = tx.send(AllocArray::<f64, _>::zeros(4).is_arena());
+            });
+            let arena = AllocArray::<f64, _>::zeros(4).is_arena();
+            (has_allocator(), arena, rx)
+        })
+    });
+    assert!(seen, "the body sees the allocator");
+    assert!(arena, "the body's arrays come from it");
+    assert_eq!(task_arena.recv(), Ok(true));
+    // Outside any allocator the body has none.
+    assert!(!rayon_scope(|_| has_allocator()));
+    alloc.reset();
+}

@@ -406,3 +406,33 @@ fn a_dense_model_gives_the_same_result_three_ways() {
     });
     assert!((got - expected).abs() < 1e-9, "{got} vs {expected}");
 }
+
+/// One model function for both array kinds, bounded by `ArrayKind`: the parameters are
+/// unchecked arrays, the activations of the input's kind.
+fn dense_relu<K: allocarrays::ArrayKind>(
+    x: &AllocArrayBase<f64, Ix2, K>,
+    w: &AllocArray<f64, Ix2>,
+    b: &AllocArray<f64, Ix1>,
+) -> AllocArrayBase<f64, Ix2, K> {
+    let y = x.dot(w) + b;
+    let y = &y + &y.mapv(|v| v * 0.0); // K with K
+    y.mapv(|v| v.max(0.0))
+}
+
+#[test]
+fn one_model_function_serves_both_kinds() {
+    let w = AllocArray::from(ndarray::array![[1.0, -1.0], [0.5, 2.0]]);
+    let b = AllocArray::from(vec![0.0, -1.0]);
+    let x = ndarray::array![[1.0, 2.0], [3.0, -4.0]];
+    let alloc = BumperAllocator::with_capacity(1 << 16);
+    with_allocator(&alloc, || {
+        let plain = dense_relu(&AllocArray::from(x.clone()), &w, &b);
+        let checked = dense_relu(&CheckedAllocArray::from(x.clone()), &w, &b);
+        assert_unchecked(&plain);
+        assert_checked(&checked);
+        assert!(plain.is_arena() && checked.is_arena());
+        assert_eq!(plain, ndarray::array![[2.0, 2.0], [1.0, 0.0]]);
+        assert_eq!(checked, plain);
+    });
+    alloc.reset();
+}

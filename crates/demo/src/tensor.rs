@@ -22,9 +22,9 @@ pub trait ArrayFamily {
     /// A new array of shape `dim` (zeroed), filled in row-major order by `fill`. It comes from
     /// where the family's new arrays come from.
     ///
-    /// Zeroed first in both families alike: `allocarrays` can't hand out an uninitialised
-    /// arena array without a copy (`assume_init` moves arena elements into a new block), and
-    /// the plain family does the same work so the two compare fairly.
+    /// Zeroed first in both families alike, so the two compare fairly. (Building from
+    /// uninitialised memory, each element written once, was measured: no gain on this model,
+    /// whose time is in its products.)
     fn build<D: Dimension>(dim: D, fill: impl FnOnce(&mut [f32])) -> Self::Array<D>;
 
     /// The shape.
