@@ -344,6 +344,14 @@ impl Lane {
         self.add_bytes(end - start);
     }
 
+    /// Takes an allocation of `bytes` bytes (made and freed) back out of the statistics.
+    pub(crate) fn forget_allocation(&self, bytes: usize) {
+        self.allocations
+            .store(self.allocations.load(Relaxed) - 1, Relaxed);
+        self.bytes
+            .store(self.bytes.load(Relaxed) - bytes as u64, Relaxed);
+    }
+
     /// Adds to the bytes-served statistic.
     #[inline(always)]
     fn add_bytes(&self, n: usize) {

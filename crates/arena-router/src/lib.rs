@@ -23,7 +23,7 @@
 //!         });
 //!         assert_eq!(total, 290);
 //!         // Nothing of the step is still alive: the memory is reused by the next one.
-//!         assert!(arena.reset().unwrap().is_clean(), "step {step}");
+//!         assert!(arena.reset().is_clean(), "step {step}");
 //!     }
 //! }
 //! ```
@@ -34,7 +34,7 @@
 //!   thread finds its owner by the address.
 //! - `reset` is safe: memory still live (a value that escaped the scope into a cache, or was
 //!   sent to another thread) pins its 64 KiB block(s), which are skipped until it is freed;
-//!   the report says how much stayed pinned, and [`HeapArenaOptions::strict`] turns pins into
+//!   the report says how much stayed pinned, and [`HeapArena::reset_strict`] turns pins into
 //!   an error.
 //! - [`without_arena`] sends a part of a scope back to the wrapped allocator (for values meant
 //!   to outlive it); [`with_current_arena`] lets thread pools enter the same arena on their
@@ -55,7 +55,9 @@ mod region;
 mod route;
 mod router;
 
-pub use heap_arena::{HeapArena, HeapArenaOptions, HeapArenaStats, HeapResetReport, PinnedAtReset};
+pub use heap_arena::{
+    HeapArena, HeapArenaOptions, HeapArenaStats, HeapResetReport, RoutingOff, StrictResetError,
+};
 pub use router::ArenaRouter;
 
 use lane::Lane;
@@ -66,18 +68,18 @@ use route::RestoreRoute;
 /// result kept across resets), so they don't pin arena memory.
 ///
 /// ```
-/// use arena_router::{without_arena, ArenaRouter, HeapArena, HeapArenaOptions};
+/// use arena_router::{without_arena, ArenaRouter, HeapArena};
 ///
 /// #[global_allocator]
 /// static GLOBAL: ArenaRouter = ArenaRouter::new(std::alloc::System);
 ///
 /// fn main() {
-///     let arena = HeapArena::with_options(HeapArenaOptions::new().strict(true));
+///     let arena = HeapArena::new();
 ///     let kept: Vec<u32> = arena.scope(|| {
 ///         let scratch: Vec<u32> = (0..100).collect(); // from the arena
 ///         without_arena(|| scratch.iter().map(|x| x * 2).collect()) // from the heap
 ///     });
-///     arena.reset().unwrap(); // strict: nothing of the arena is still live
+///     arena.reset_strict().unwrap(); // nothing of the arena is still live
 ///     assert_eq!(kept[99], 198);
 /// }
 /// ```

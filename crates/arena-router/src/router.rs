@@ -28,7 +28,7 @@ use crate::{region, route};
 ///         v.iter().sum::<u64>()
 ///     });
 ///     assert_eq!(total, 499_500);
-///     arena.reset().unwrap(); // the arena's memory is reused by the next scope
+///     arena.reset(); // the arena's memory is reused by the next scope
 /// }
 /// ```
 ///

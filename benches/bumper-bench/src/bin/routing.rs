@@ -134,7 +134,7 @@ fn bench_pairs(rounds: usize) {
             m[4]
         );
     }
-    arena.reset().expect("lenient arena");
+    arena.reset();
     println!();
 }
 
@@ -216,12 +216,12 @@ fn bench_big_buffers(rounds: usize) {
                 1 => six_buffers(&MiMalloc, round),
                 2 => {
                     let s = arena.scope(|| six_buffers(&GLOBAL, round));
-                    arena.reset().expect("lenient arena");
+                    arena.reset();
                     s
                 }
                 _ => {
                     let s = huge.scope(|| six_buffers(&GLOBAL, round));
-                    huge.reset().expect("lenient arena");
+                    huge.reset();
                     s
                 }
             };
