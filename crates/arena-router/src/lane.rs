@@ -43,6 +43,17 @@ impl BlockCount {
 struct Table(*const BlockCount);
 
 impl Table {
+    /// The table of the lane at `lane`.
+    ///
+    /// # Safety
+    ///
+    /// `lane` is a lane header's address carrying the range's provenance (derived from the
+    /// range's base, not from a reference to the header, which covers the header alone).
+    #[inline(always)]
+    unsafe fn of(lane: *const Lane) -> Table {
+        Table(lane.cast::<u8>().wrapping_add(TABLE_OFFSET).cast())
+    }
+
     /// The count of block `index` (counted from the slot's base).
     #[inline(always)]
     fn get(&self, index: usize) -> &BlockCount {
@@ -60,12 +71,25 @@ impl Table {
 pub(crate) struct Lane {
     /// Next free byte.
     pos: AtomicUsize,
+    /// How far the bump pointer may move with nothing else to update: the end of the current
+    /// run or the high water, whichever is lower. Past it, [`alloc_past_limit`]
+    /// (Self::alloc_past_limit) raises the high water or moves to another run.
+    limit: AtomicUsize,
     /// Start of the current run of free blocks: the bump pointer never goes back before it.
     run_start: AtomicUsize,
+    /// Where a free of the newest allocation may move the bump pointer back to, at the lowest,
+    /// with nothing else to do: `run_start`, or `usize::MAX` while blocks are kept for reuse
+    /// (then freeing goes through [`freed_out_of_order`](Self::freed_out_of_order)).
+    rewind_floor: AtomicUsize,
+    /// The smallest allocation that looks at the blocks kept for reuse: [`RECYCLE_MIN`], or
+    /// `usize::MAX` while none are kept. One compare on the fast path.
+    recycle_from: AtomicUsize,
     /// End of the current run (start of the next pinned block, or the slot's end).
     run_end: AtomicUsize,
-    /// Highest end of any allocation ever made: memory from here on has never been handed out
-    /// since the slot was last discarded, so it reads as zeros.
+    /// Highest end of any allocation ever made, rounded up to a whole block: memory from here
+    /// on has never been handed out since the slot was last discarded, so it reads as zeros.
+    /// (Whole blocks, so that the bump pointer crosses it once per block, not at every
+    /// allocation.)
     high_water: AtomicUsize,
     /// First byte of data (after header and table).
     data_start: AtomicUsize,
@@ -165,7 +189,10 @@ impl Lane {
         unsafe {
             lane.write(Lane {
                 pos: AtomicUsize::new(data_start),
+                limit: AtomicUsize::new(data_start),
                 run_start: AtomicUsize::new(data_start),
+                rewind_floor: AtomicUsize::new(data_start),
+                recycle_from: AtomicUsize::new(usize::MAX),
                 run_end: AtomicUsize::new((data_start + FRESH_RUN).min(slot_end)),
                 high_water: AtomicUsize::new(data_start),
                 data_start: AtomicUsize::new(data_start),
@@ -241,16 +268,126 @@ impl Lane {
 
     /// Bump-allocates `size` bytes aligned to `align` (a power of two); `None` if the slot has
     /// no room. Only the lane's holder calls it.
+    ///
+    /// The fast path, inlined into the router: a bump below [`limit`](Self::limit) and one
+    /// block count; everything else is out of line.
     #[inline(always)]
     pub(crate) fn alloc(&self, size: usize, align: usize) -> Option<usize> {
-        if size >= RECYCLE_MIN && self.recycled_len.load(Relaxed) != 0 {
-            if let Some(addr) = self.alloc_recycled(size, align) {
-                return Some(addr);
-            }
+        if size >= self.recycle_from.load(Relaxed) {
+            return self.alloc_recycled_or_bump(size, align);
         }
         let pos = self.pos.load(Relaxed);
         let start = pos.checked_add(align - 1)? & !(align - 1);
         let end = start.checked_add(size)?;
+        if end > self.limit.load(Relaxed) {
+            return self.alloc_past_limit(start, end, size, align);
+        }
+        self.pos.store(end, Relaxed);
+        self.count_allocation(start, end);
+        Some(start)
+    }
+
+    /// [`alloc`](Self::alloc) on the lane at `this`, returning a pointer: the router's fast
+    /// path. The table and the result are found from `this`, which carries the range's
+    /// provenance, so the range's base is not loaded.
+    ///
+    /// # Safety
+    ///
+    /// `this` is the header of a lane the calling thread holds, as the route gives it (a
+    /// pointer derived from the range's base).
+    #[inline(always)]
+    pub(crate) unsafe fn alloc_at(this: *const Lane, size: usize, align: usize) -> Option<*mut u8> {
+        // SAFETY: lane headers live forever in the reserved range (caller).
+        let lane = unsafe { &*this };
+        if size >= lane.recycle_from.load(Relaxed) {
+            return lane.alloc_recycled_or_bump(size, align).map(region::ptr_at);
+        }
+        let pos = lane.pos.load(Relaxed);
+        let start = pos.checked_add(align - 1)? & !(align - 1);
+        let end = start.checked_add(size)?;
+        if end > lane.limit.load(Relaxed) {
+            return lane
+                .alloc_past_limit(start, end, size, align)
+                .map(region::ptr_at);
+        }
+        lane.pos.store(end, Relaxed);
+        let base = this.addr();
+        let (first, last) = (
+            (start - base) >> BLOCK_SHIFT,
+            (end - 1 - base) >> BLOCK_SHIFT,
+        );
+        if first == last {
+            // SAFETY: `this` carries the range's provenance (caller).
+            let table = unsafe { Table::of(this) };
+            let c = &table.get(first).local;
+            c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
+        } else {
+            lane.add_local(first, last, 1);
+        }
+        lane.allocations
+            .store(lane.allocations.load(Relaxed) + 1, Relaxed);
+        lane.add_bytes(size);
+        Some(this.cast::<u8>().cast_mut().wrapping_add(start - base))
+    }
+
+    /// The holder's [`free`](Self::free) of `[addr, addr + size)` on the lane at `this`: the
+    /// router's fast path (the newest allocation rewinds the bump pointer), as
+    /// [`alloc_at`](Self::alloc_at) without loading the range's base.
+    ///
+    /// # Safety
+    ///
+    /// As for [`alloc_at`](Self::alloc_at); `[addr, addr + size)` is a live allocation of the
+    /// lane.
+    #[inline(always)]
+    pub(crate) unsafe fn free_by_holder_at(this: *const Lane, addr: usize, size: usize) {
+        // SAFETY: lane headers live forever in the reserved range (caller).
+        let lane = unsafe { &*this };
+        let end = addr + size;
+        let base = this.addr();
+        let (first, last) = (
+            (addr - base) >> BLOCK_SHIFT,
+            (end - 1 - base) >> BLOCK_SHIFT,
+        );
+        if first == last {
+            // SAFETY: `this` carries the range's provenance (caller).
+            let table = unsafe { Table::of(this) };
+            let c = &table.get(first).local;
+            c.store(c.load(Relaxed).wrapping_sub(1), Relaxed);
+        } else {
+            lane.add_local(first, last, -1);
+        }
+        if end == lane.pos.load(Relaxed) && addr >= lane.rewind_floor.load(Relaxed) {
+            lane.pos.store(addr, Relaxed);
+        } else {
+            lane.freed_out_of_order(addr, size);
+        }
+    }
+
+    /// `alloc` with blocks kept for reuse: one of them if one fits, else a bump.
+    #[inline(never)]
+    fn alloc_recycled_or_bump(&self, size: usize, align: usize) -> Option<usize> {
+        if let Some(addr) = self.alloc_recycled(size, align) {
+            return Some(addr);
+        }
+        let pos = self.pos.load(Relaxed);
+        let start = pos.checked_add(align - 1)? & !(align - 1);
+        let end = start.checked_add(size)?;
+        if end > self.limit.load(Relaxed) {
+            return self.alloc_past_limit(start, end, size, align);
+        }
+        self.commit(start, end);
+        Some(start)
+    }
+
+    /// `alloc` past the limit: within the run (raising the high water), or in another run.
+    #[inline(never)]
+    fn alloc_past_limit(
+        &self,
+        start: usize,
+        end: usize,
+        size: usize,
+        align: usize,
+    ) -> Option<usize> {
         if end > self.run_end.load(Relaxed) {
             return self.alloc_slow(size, align);
         }
@@ -283,7 +420,7 @@ impl Lane {
             self.recycled[i].set((addr + size, have - size));
         } else {
             self.recycled[i].set(self.recycled[len - 1].get());
-            self.recycled_len.store(len - 1, Relaxed);
+            self.set_recycled_len(len - 1);
         }
         self.count_allocation(addr, addr + size);
         self.reused.store(self.reused.load(Relaxed) + 1, Relaxed);
@@ -295,7 +432,7 @@ impl Lane {
         let len = self.recycled_len.load(Relaxed);
         if len < RECYCLE_SLOTS {
             self.recycled[len].set((addr, size));
-            self.recycled_len.store(len + 1, Relaxed);
+            self.set_recycled_len(len + 1);
         }
     }
 
@@ -317,13 +454,38 @@ impl Lane {
                 i += 1;
             }
         }
-        self.recycled_len.store(len, Relaxed);
+        self.set_recycled_len(len);
         self.pos.store(pos, Relaxed);
+    }
+
+    /// Sets how many entries of `recycled` are in use.
+    fn set_recycled_len(&self, len: usize) {
+        self.recycled_len.store(len, Relaxed);
+        self.sync_fast_fields();
+    }
+
+    /// Moves the start of the current run.
+    fn set_run_start(&self, run_start: usize) {
+        self.run_start.store(run_start, Relaxed);
+        self.sync_fast_fields();
+    }
+
+    /// Derives `rewind_floor` and `recycle_from` from `run_start` and `recycled_len`.
+    fn sync_fast_fields(&self) {
+        let kept = self.recycled_len.load(Relaxed) != 0;
+        let floor = if kept {
+            usize::MAX
+        } else {
+            self.run_start.load(Relaxed)
+        };
+        self.rewind_floor.store(floor, Relaxed);
+        let from = if kept { RECYCLE_MIN } else { usize::MAX };
+        self.recycle_from.store(from, Relaxed);
     }
 
     /// Forgets the kept blocks (a reset makes all free memory reusable anyway).
     fn clear_recycled(&self) {
-        self.recycled_len.store(0, Relaxed);
+        self.set_recycled_len(0);
     }
 
     /// Makes `[start, end)` (inside the current run, starting at or after `pos`) allocated.
@@ -359,12 +521,24 @@ impl Lane {
             .store(self.bytes.load(Relaxed) + n as u64, Relaxed);
     }
 
-    /// Records that memory up to `end` has been handed out.
+    /// Records that memory up to `end` has been handed out (the high water moves to the end of
+    /// its block).
     #[inline(always)]
     fn raise_high_water(&self, end: usize) {
+        let end = end.next_multiple_of(BLOCK);
         if end > self.high_water.load(Relaxed) {
             self.high_water.store(end, Relaxed);
+            self.update_limit();
         }
+    }
+
+    /// Sets the fast path's [`limit`](Self::limit) after the run or the high water changed.
+    fn update_limit(&self) {
+        let limit = self
+            .run_end
+            .load(Relaxed)
+            .min(self.high_water.load(Relaxed));
+        self.limit.store(limit, Relaxed);
     }
 
     /// The current run is full: moves to the next run of free blocks that fits. Blocks whose
@@ -402,8 +576,9 @@ impl Lane {
                     // Blocks kept for reuse lie in the old run, which a later round may hand
                     // out as a run of its own: forget them.
                     self.clear_recycled();
-                    self.run_start.store(run_start, Relaxed);
+                    self.set_run_start(run_start);
                     self.run_end.store(run_end, Relaxed);
+                    self.update_limit();
                     self.pos.store(run_start, Relaxed);
                     self.commit(start, end);
                     return Some(start);
@@ -446,27 +621,38 @@ impl Lane {
 
     /// Frees `[addr, addr + size)`. `holder`: the calling thread holds the lane. The holder
     /// freeing the newest allocation of the current run moves the bump pointer back (LIFO).
+    ///
+    /// The holder's fast path (the newest allocation, nothing kept for reuse) is inlined into
+    /// the router; the rest is out of line.
     #[inline(always)]
     pub(crate) fn free(&self, addr: usize, size: usize, holder: bool) {
         let end = addr + size;
         let (first, last) = self.blocks(addr, end);
         if holder {
             self.add_local(first, last, -1);
-            if end == self.pos.load(Relaxed) && addr >= self.run_start.load(Relaxed) {
-                if self.recycled_len.load(Relaxed) == 0 {
-                    self.pos.store(addr, Relaxed);
-                } else {
-                    self.rewind_over_recycled(addr);
-                }
-            } else if size >= RECYCLE_MIN
-                && addr >= self.run_start.load(Relaxed)
-                && end <= self.pos.load(Relaxed)
-            {
-                // Only blocks of the current run: no other run can hand them out meanwhile.
-                self.recycle(addr, size);
+            if end == self.pos.load(Relaxed) && addr >= self.rewind_floor.load(Relaxed) {
+                self.pos.store(addr, Relaxed);
+            } else {
+                self.freed_out_of_order(addr, size);
             }
         } else {
             self.unhold_remote(first, last);
+        }
+    }
+
+    /// The holder freed `[addr, addr + size)` (already uncounted), and it is not the newest
+    /// allocation or blocks are kept for reuse.
+    #[inline(never)]
+    fn freed_out_of_order(&self, addr: usize, size: usize) {
+        let end = addr + size;
+        if end == self.pos.load(Relaxed) && addr >= self.run_start.load(Relaxed) {
+            self.rewind_over_recycled(addr);
+        } else if size >= RECYCLE_MIN
+            && addr >= self.run_start.load(Relaxed)
+            && end <= self.pos.load(Relaxed)
+        {
+            // Only blocks of the current run: no other run can hand them out meanwhile.
+            self.recycle(addr, size);
         }
     }
 
@@ -512,6 +698,7 @@ impl Lane {
             }
             let longer = end.saturating_add(FRESH_RUN).next_multiple_of(BLOCK);
             self.run_end.store(longer.min(slot_end), Relaxed);
+            self.update_limit();
         }
         let (_, new_last) = self.blocks(addr, end);
         if new_last > old_last {
@@ -542,8 +729,9 @@ impl Lane {
             // Untouched memory: cut short, as in `alloc_slow`.
             run_end = run_end.min(run_start.saturating_add(FRESH_RUN));
         }
-        self.run_start.store(run_start, Relaxed);
+        self.set_run_start(run_start);
         self.run_end.store(run_end, Relaxed);
+        self.update_limit();
         self.pos.store(run_start, Relaxed);
         scan
     }
@@ -591,7 +779,9 @@ impl Lane {
         }
         region::discard(keep, touched_end - keep);
         // From `keep` on, memory reads as zeros again.
-        self.high_water.store(keep.max(pos), Relaxed);
+        // `keep` is a whole block at or past `pos`.
+        self.high_water.store(keep, Relaxed);
+        self.update_limit();
         touched_end - keep
     }
 

@@ -35,7 +35,7 @@ use crate::{region, route};
 /// Costs and rules:
 ///
 /// - Outside a scope an allocation costs one thread-local load more than the wrapped
-///   allocator's, a free one range check (two loads, a subtraction, a compare): arena memory is
+///   allocator's, a free one range check (one load, an exclusive or, a shift): arena memory is
 ///   carved from one reserved address range, so ownership is known in O(1) on any thread.
 /// - Inside a scope, allocations bump a pointer in the thread's lane; freeing the newest one
 ///   moves it back, and `realloc` grows or shrinks the newest one in place. Memory freed out of
@@ -90,9 +90,14 @@ unsafe impl<G: GlobalAlloc> GlobalAlloc for ArenaRouter<G> {
             // SAFETY: the caller's contract (non-zero size) is passed on unchanged.
             return unsafe { self.inner.alloc(layout) };
         }
-        // SAFETY: a non-null route points at a lane this thread holds; the caller's contract
-        // is passed on.
-        unsafe { self.alloc_in_lane(lane, layout) }
+        // SAFETY: a non-null route points at the header of a lane this thread holds, in the
+        // reserved range, which is never unmapped; the route's pointer was derived from the
+        // range's base.
+        match unsafe { Lane::alloc_at(lane, layout.size(), layout.align()) } {
+            Some(p) => p,
+            // SAFETY: the caller's contract (non-zero size) is passed on.
+            None => unsafe { self.inner.alloc(layout) },
+        }
     }
 
     #[inline]
@@ -109,11 +114,19 @@ unsafe impl<G: GlobalAlloc> GlobalAlloc for ArenaRouter<G> {
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         let addr = ptr.addr();
-        if !region::contains(addr) {
+        let Some(slot) = region::slot_if_contains(addr) else {
             // SAFETY: not arena memory, so it came from the wrapped allocator with this layout.
             return unsafe { self.inner.dealloc(ptr, layout) };
+        };
+        let lane = route::current();
+        if lane.addr() == slot {
+            // SAFETY: the route points at the header of the lane whose slot holds `addr`,
+            // which this thread holds, and was derived from the range's base; the memory was
+            // handed out by the lane with this size (the caller's contract).
+            unsafe { Lane::free_by_holder_at(lane, addr, layout.size()) };
+        } else {
+            free_remote(slot, addr, layout.size());
         }
-        free_in_lane(addr, layout.size());
     }
 
     #[inline]
@@ -146,32 +159,15 @@ unsafe impl<G: GlobalAlloc> GlobalAlloc for ArenaRouter<G> {
 }
 
 impl<G: GlobalAlloc> ArenaRouter<G> {
-    /// `alloc` inside a scope: from the lane, or from the wrapped allocator if it is full.
-    /// Kept out of line so the path outside scopes stays a load, a test and a jump.
+    /// `alloc_zeroed` inside a scope.
     ///
     /// # Safety
     ///
     /// `lane` is this thread's route (non-null); `layout` has a non-zero size.
     #[inline(never)]
-    unsafe fn alloc_in_lane(&self, lane: *const Lane, layout: Layout) -> *mut u8 {
+    unsafe fn alloc_zeroed_in_lane(&self, lane: *const Lane, layout: Layout) -> *mut u8 {
         // SAFETY: a non-null route points at the header of a lane this thread holds, in the
         // reserved range, which is never unmapped.
-        let lane = unsafe { &*lane };
-        match lane.alloc(layout.size(), layout.align()) {
-            Some(addr) => region::ptr_at(addr),
-            // SAFETY: the caller's contract (non-zero size) is passed on.
-            None => unsafe { self.inner.alloc(layout) },
-        }
-    }
-
-    /// `alloc_zeroed` inside a scope.
-    ///
-    /// # Safety
-    ///
-    /// As for [`alloc_in_lane`](Self::alloc_in_lane).
-    #[inline(never)]
-    unsafe fn alloc_zeroed_in_lane(&self, lane: *const Lane, layout: Layout) -> *mut u8 {
-        // SAFETY: as in `alloc_in_lane`.
         let lane = unsafe { &*lane };
         let fresh_from = lane.high_water();
         match lane.alloc(layout.size(), layout.align()) {
@@ -189,11 +185,12 @@ impl<G: GlobalAlloc> ArenaRouter<G> {
     }
 }
 
-/// `dealloc` of arena memory: uncounts its blocks in its lane (by the holder, or remotely).
+/// `dealloc` of arena memory in `slot` by a thread that does not hold its lane: uncounts its
+/// blocks remotely.
 #[inline(never)]
-fn free_in_lane(addr: usize, size: usize) {
-    let lane = Lane::of(addr);
+fn free_remote(slot: usize, addr: usize, size: usize) {
+    let lane = region::ptr_at(slot).cast::<Lane>();
     // SAFETY: `lane` is the header of the slot holding `addr`; the slot has been a lane since
     // the memory was handed out, since slots are only released once no block is live.
-    unsafe { &*lane }.free(addr, size, lane == route::current());
+    unsafe { &*lane }.free(addr, size, false);
 }
