@@ -287,43 +287,39 @@ impl Lane {
         Some(start)
     }
 
-    /// [`alloc`](Self::alloc) on the lane at `this`, returning a pointer: the router's fast
-    /// path. The table and the result are found from `this`, which carries the range's
-    /// provenance, so the range's base is not loaded.
+    /// The router's fast path of [`alloc`](Self::alloc) on the lane at `this`: a bump below
+    /// the limit, within one block, nothing kept for reuse to look at. `None` for everything
+    /// else (then [`alloc`](Self::alloc) serves it). The table and the result are found from
+    /// `this`, which carries the range's provenance, so the range's base is not loaded.
     ///
     /// # Safety
     ///
     /// `this` is the header of a lane the calling thread holds, as the route gives it (a
     /// pointer derived from the range's base).
     #[inline(always)]
-    pub(crate) unsafe fn alloc_at(this: *const Lane, size: usize, align: usize) -> Option<*mut u8> {
+    pub(crate) unsafe fn alloc_fast(
+        this: *const Lane,
+        size: usize,
+        align: usize,
+    ) -> Option<*mut u8> {
         // SAFETY: lane headers live forever in the reserved range (caller).
         let lane = unsafe { &*this };
         if size >= lane.recycle_from.load(Relaxed) {
-            return lane.alloc_recycled_or_bump(size, align).map(region::ptr_at);
+            return None;
         }
         let pos = lane.pos.load(Relaxed);
-        let start = pos.checked_add(align - 1)? & !(align - 1);
+        // No overflow: `pos` is a user-space address (below 2^63) and `align` at most 2^63.
+        let start = pos.wrapping_add(align - 1) & !(align - 1);
         let end = start.checked_add(size)?;
-        if end > lane.limit.load(Relaxed) {
-            return lane
-                .alloc_past_limit(start, end, size, align)
-                .map(region::ptr_at);
+        if end > lane.limit.load(Relaxed) || (start ^ (end - 1)) >> BLOCK_SHIFT != 0 {
+            return None;
         }
         lane.pos.store(end, Relaxed);
         let base = this.addr();
-        let (first, last) = (
-            (start - base) >> BLOCK_SHIFT,
-            (end - 1 - base) >> BLOCK_SHIFT,
-        );
-        if first == last {
-            // SAFETY: `this` carries the range's provenance (caller).
-            let table = unsafe { Table::of(this) };
-            let c = &table.get(first).local;
-            c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
-        } else {
-            lane.add_local(first, last, 1);
-        }
+        // SAFETY: `this` carries the range's provenance (caller).
+        let table = unsafe { Table::of(this) };
+        let c = &table.get((start - base) >> BLOCK_SHIFT).local;
+        c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
         lane.allocations
             .store(lane.allocations.load(Relaxed) + 1, Relaxed);
         lane.add_bytes(size);
@@ -331,36 +327,37 @@ impl Lane {
     }
 
     /// The holder's [`free`](Self::free) of `[addr, addr + size)` on the lane at `this`: the
-    /// router's fast path (the newest allocation rewinds the bump pointer), as
-    /// [`alloc_at`](Self::alloc_at) without loading the range's base.
+    /// router's fast path (an allocation within one block; the newest rewinds the bump
+    /// pointer), as [`alloc_fast`](Self::alloc_fast) without loading the range's base.
     ///
     /// # Safety
     ///
-    /// As for [`alloc_at`](Self::alloc_at); `[addr, addr + size)` is a live allocation of the
-    /// lane.
+    /// As for [`alloc_fast`](Self::alloc_fast); `[addr, addr + size)` is a live allocation of
+    /// the lane.
     #[inline(always)]
     pub(crate) unsafe fn free_by_holder_at(this: *const Lane, addr: usize, size: usize) {
         // SAFETY: lane headers live forever in the reserved range (caller).
         let lane = unsafe { &*this };
         let end = addr + size;
-        let base = this.addr();
-        let (first, last) = (
-            (addr - base) >> BLOCK_SHIFT,
-            (end - 1 - base) >> BLOCK_SHIFT,
-        );
-        if first == last {
-            // SAFETY: `this` carries the range's provenance (caller).
-            let table = unsafe { Table::of(this) };
-            let c = &table.get(first).local;
-            c.store(c.load(Relaxed).wrapping_sub(1), Relaxed);
-        } else {
-            lane.add_local(first, last, -1);
+        if (addr ^ (end - 1)) >> BLOCK_SHIFT != 0 {
+            return lane.free_by_holder(addr, size);
         }
+        let base = this.addr();
+        // SAFETY: `this` carries the range's provenance (caller).
+        let table = unsafe { Table::of(this) };
+        let c = &table.get((addr - base) >> BLOCK_SHIFT).local;
+        c.store(c.load(Relaxed).wrapping_sub(1), Relaxed);
         if end == lane.pos.load(Relaxed) && addr >= lane.rewind_floor.load(Relaxed) {
             lane.pos.store(addr, Relaxed);
         } else {
             lane.freed_out_of_order(addr, size);
         }
+    }
+
+    /// [`free`](Self::free) by the holder, out of line.
+    #[inline(never)]
+    fn free_by_holder(&self, addr: usize, size: usize) {
+        self.free(addr, size, true);
     }
 
     /// `alloc` with blocks kept for reuse: one of them if one fits, else a bump.

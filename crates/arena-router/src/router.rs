@@ -93,11 +93,11 @@ unsafe impl<G: GlobalAlloc> GlobalAlloc for ArenaRouter<G> {
         // SAFETY: a non-null route points at the header of a lane this thread holds, in the
         // reserved range, which is never unmapped; the route's pointer was derived from the
         // range's base.
-        match unsafe { Lane::alloc_at(lane, layout.size(), layout.align()) } {
-            Some(p) => p,
-            // SAFETY: the caller's contract (non-zero size) is passed on.
-            None => unsafe { self.inner.alloc(layout) },
+        if let Some(p) = unsafe { Lane::alloc_fast(lane, layout.size(), layout.align()) } {
+            return p;
         }
+        // SAFETY: as above; the caller's contract (non-zero size) is passed on.
+        unsafe { self.alloc_in_lane(lane, layout) }
     }
 
     #[inline]
@@ -159,6 +159,23 @@ unsafe impl<G: GlobalAlloc> GlobalAlloc for ArenaRouter<G> {
 }
 
 impl<G: GlobalAlloc> ArenaRouter<G> {
+    /// `alloc` inside a scope, past the fast path: from the lane, or from the wrapped
+    /// allocator if it is full. Out of line, so the fast path needs no stack frame.
+    ///
+    /// # Safety
+    ///
+    /// `lane` is this thread's route (non-null); `layout` has a non-zero size.
+    #[inline(never)]
+    unsafe fn alloc_in_lane(&self, lane: *const Lane, layout: Layout) -> *mut u8 {
+        // SAFETY: a non-null route points at the header of a lane this thread holds, in the
+        // reserved range, which is never unmapped.
+        match unsafe { &*lane }.alloc(layout.size(), layout.align()) {
+            Some(addr) => region::ptr_at(addr),
+            // SAFETY: the caller's contract (non-zero size) is passed on.
+            None => unsafe { self.inner.alloc(layout) },
+        }
+    }
+
     /// `alloc_zeroed` inside a scope.
     ///
     /// # Safety
