@@ -739,3 +739,87 @@ fn an_unreservable_range_turns_routing_off_and_strict_resets_fail() {
     );
     assert!(stderr.contains("runs without an arena"), "{stderr}");
 }
+
+#[test]
+fn random_small_objects_pin_exactly_the_blocks_they_overlap() {
+    use std::collections::HashSet;
+
+    let (rounds, ops) = if cfg!(miri) { (3, 150) } else { (12, 2500) };
+    let arena = HeapArena::new();
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    // Bookkeeping on the heap, and never grown inside a scope.
+    let mut live: Vec<(Box<[u8]>, u8)> = without_arena(|| Vec::with_capacity(rounds * ops));
+    // Frees from another thread, one at a time (acknowledged), so the count is known at reset.
+    let (to_freer, freer_rx) = mpsc::channel::<Box<[u8]>>();
+    let (ack_tx, ack) = mpsc::channel::<bool>();
+    let freer = std::thread::spawn(move || {
+        for b in freer_rx {
+            let fill = b[0];
+            let intact = b.iter().all(|&x| x == fill);
+            drop(b);
+            ack_tx.send(intact).unwrap();
+        }
+    });
+    let intact = |b: &[u8], fill: u8| b.iter().all(|&x| x == fill);
+    for round in 0..rounds {
+        arena.scope(|| {
+            for op in 0..ops {
+                let fill = (op % 251) as u8 + 1;
+                match rng.below(10) {
+                    0..=4 => {
+                        let size = match rng.below(20) {
+                            // Now and then big enough to span blocks, or to cross into the
+                            // next one.
+                            0 => 1 + rng.below(200_000),
+                            1..=3 => 1 + rng.below(70_000),
+                            4..=9 => 1 + rng.below(2048),
+                            _ => 1 + rng.below(64),
+                        };
+                        live.push((vec![fill; size].into_boxed_slice(), fill));
+                    }
+                    5 | 6 if !live.is_empty() => {
+                        // The newest (rewinds) or any (out of order).
+                        let (b, f) = if rng.below(2) == 0 {
+                            live.pop().unwrap()
+                        } else {
+                            live.swap_remove(rng.below(live.len()))
+                        };
+                        assert!(intact(&b, f), "round {round} op {op}");
+                    }
+                    7 if !live.is_empty() => {
+                        let (b, _) = live.swap_remove(rng.below(live.len()));
+                        // The channel's own allocations (a waiting thread's context, kept in a
+                        // thread-local) are not the test's: off the arena.
+                        let ok = without_arena(|| {
+                            to_freer.send(b).unwrap();
+                            ack.recv().unwrap()
+                        });
+                        assert!(ok, "round {round} op {op}");
+                    }
+                    _ => {}
+                }
+            }
+        });
+        // Every live value is arena memory; the blocks they overlap, and no others, are pinned.
+        let blocks: HashSet<usize> = live
+            .iter()
+            .flat_map(|(b, _)| {
+                let addr = b.as_ptr().addr();
+                (addr >> 16)..=((addr + b.len() - 1) >> 16)
+            })
+            .collect();
+        let report = arena.reset();
+        assert_eq!(report.pinned_blocks, blocks.len(), "round {round}");
+        assert_eq!(arena.stats().spills, 0);
+        assert!(live.iter().all(|(b, f)| intact(b, *f)), "round {round}");
+        // Keep about half into the next round.
+        let keep = live.len() / 2;
+        for (b, f) in live.drain(keep..) {
+            assert!(intact(&b, f));
+        }
+    }
+    live.clear();
+    assert!(arena.reset_strict().unwrap().is_clean());
+    drop(to_freer);
+    freer.join().unwrap();
+}
