@@ -43,17 +43,6 @@ impl BlockCount {
 struct Table(*const BlockCount);
 
 impl Table {
-    /// The table of the lane at `lane`.
-    ///
-    /// # Safety
-    ///
-    /// `lane` is a lane header's address carrying the range's provenance (derived from the
-    /// range's base, not from a reference to the header, which covers the header alone).
-    #[inline(always)]
-    unsafe fn of(lane: *const Lane) -> Table {
-        Table(lane.cast::<u8>().wrapping_add(TABLE_OFFSET).cast())
-    }
-
     /// The count of block `index` (counted from the slot's base).
     #[inline(always)]
     fn get(&self, index: usize) -> &BlockCount {
@@ -71,15 +60,22 @@ impl Table {
 pub(crate) struct Lane {
     /// Next free byte.
     pos: AtomicUsize,
-    /// How far the bump pointer may move with nothing else to update: the end of the current
-    /// run or the high water, whichever is lower. Past it, [`alloc_past_limit`]
-    /// (Self::alloc_past_limit) raises the high water or moves to another run.
+    /// How far the bump pointer may move with nothing else to update: the end of the *open
+    /// block* (the block the bump pointer was in when the fast fields were last synced), of the
+    /// current run or the high water, whichever is lowest. Past it,
+    /// [`alloc_past_limit`](Self::alloc_past_limit) opens the next block, raises the high
+    /// water or moves to another run.
     limit: AtomicUsize,
+    /// The open block's live count: every allocation the fast path makes, and every free it
+    /// rewinds, lies in the open block, so it counts here with no index to work out. Points
+    /// into the lane's table (derived from the range's base).
+    open: AtomicPtr<BlockCount>,
     /// Start of the current run of free blocks: the bump pointer never goes back before it.
     run_start: AtomicUsize,
     /// Where a free of the newest allocation may move the bump pointer back to, at the lowest,
-    /// with nothing else to do: `run_start`, or `usize::MAX` while blocks are kept for reuse
-    /// (then freeing goes through [`freed_out_of_order`](Self::freed_out_of_order)).
+    /// with nothing else to do: `run_start` or the open block's start, whichever is higher, or
+    /// `usize::MAX` while blocks are kept for reuse (then freeing goes through
+    /// [`freed_out_of_order`](Self::freed_out_of_order)).
     rewind_floor: AtomicUsize,
     /// The smallest allocation that looks at the blocks kept for reuse: [`RECYCLE_MIN`], or
     /// `usize::MAX` while none are kept. One compare on the fast path.
@@ -190,6 +186,7 @@ impl Lane {
             lane.write(Lane {
                 pos: AtomicUsize::new(data_start),
                 limit: AtomicUsize::new(data_start),
+                open: AtomicPtr::new(std::ptr::null_mut()),
                 run_start: AtomicUsize::new(data_start),
                 rewind_floor: AtomicUsize::new(data_start),
                 recycle_from: AtomicUsize::new(usize::MAX),
@@ -207,6 +204,7 @@ impl Lane {
                 recycled: [const { Recycled::empty() }; RECYCLE_SLOTS],
                 recycled_len: AtomicUsize::new(0),
             });
+            (*lane).sync_fast_fields();
         }
         lane
     }
@@ -287,10 +285,10 @@ impl Lane {
         Some(start)
     }
 
-    /// The router's fast path of [`alloc`](Self::alloc) on the lane at `this`: a bump below
-    /// the limit, within one block, nothing kept for reuse to look at. `None` for everything
-    /// else (then [`alloc`](Self::alloc) serves it). The table and the result are found from
-    /// `this`, which carries the range's provenance, so the range's base is not loaded.
+    /// The router's fast path of [`alloc`](Self::alloc) on the lane at `this`: a bump within
+    /// the open block, below the limit, nothing kept for reuse to look at; `None` for anything
+    /// else (then [`alloc`](Self::alloc) serves it). The result is derived from `this`, which
+    /// carries the range's provenance, so the range's base is not loaded.
     ///
     /// # Safety
     ///
@@ -311,47 +309,46 @@ impl Lane {
         // No overflow: `pos` is a user-space address (below 2^63) and `align` at most 2^63.
         let start = pos.wrapping_add(align - 1) & !(align - 1);
         let end = start.checked_add(size)?;
-        if end > lane.limit.load(Relaxed) || (start ^ (end - 1)) >> BLOCK_SHIFT != 0 {
+        if end > lane.limit.load(Relaxed) {
             return None;
         }
+        // `[start, end)` lies in the open block: `pos` is in it and `limit` at most its end.
         lane.pos.store(end, Relaxed);
-        let base = this.addr();
-        // SAFETY: `this` carries the range's provenance (caller).
-        let table = unsafe { Table::of(this) };
-        let c = &table.get((start - base) >> BLOCK_SHIFT).local;
-        c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
+        lane.open_count(1);
         lane.allocations
             .store(lane.allocations.load(Relaxed) + 1, Relaxed);
         lane.add_bytes(size);
-        Some(this.cast::<u8>().cast_mut().wrapping_add(start - base))
+        Some(
+            this.cast::<u8>()
+                .cast_mut()
+                .wrapping_add(start - this.addr()),
+        )
     }
 
-    /// The holder's [`free`](Self::free) of `[addr, addr + size)` on the lane at `this`: the
-    /// router's fast path (an allocation within one block; the newest rewinds the bump
-    /// pointer), as [`alloc_fast`](Self::alloc_fast) without loading the range's base.
-    ///
-    /// # Safety
-    ///
-    /// As for [`alloc_fast`](Self::alloc_fast); `[addr, addr + size)` is a live allocation of
-    /// the lane.
+    /// The holder's [`free`](Self::free) of `[addr, addr + size)`: the router's fast path (the
+    /// newest allocation, within the open block, rewinds the bump pointer); anything else out of
+    /// line.
     #[inline(always)]
-    pub(crate) unsafe fn free_by_holder_at(this: *const Lane, addr: usize, size: usize) {
-        // SAFETY: lane headers live forever in the reserved range (caller).
-        let lane = unsafe { &*this };
+    pub(crate) fn free_by_holder_fast(&self, addr: usize, size: usize) {
         let end = addr + size;
-        if (addr ^ (end - 1)) >> BLOCK_SHIFT != 0 {
-            return lane.free_by_holder(addr, size);
-        }
-        let base = this.addr();
-        // SAFETY: `this` carries the range's provenance (caller).
-        let table = unsafe { Table::of(this) };
-        let c = &table.get((addr - base) >> BLOCK_SHIFT).local;
-        c.store(c.load(Relaxed).wrapping_sub(1), Relaxed);
-        if end == lane.pos.load(Relaxed) && addr >= lane.rewind_floor.load(Relaxed) {
-            lane.pos.store(addr, Relaxed);
+        if end == self.pos.load(Relaxed) && addr >= self.rewind_floor.load(Relaxed) {
+            // `[addr, end)` lies in the open block: it starts at or after the block's start
+            // (the floor) and ends at the bump pointer, which is in it.
+            self.open_count(-1);
+            self.pos.store(addr, Relaxed);
         } else {
-            lane.freed_out_of_order(addr, size);
+            self.free_by_holder(addr, size);
         }
+    }
+
+    /// Adds `delta` to the holder's count of the open block.
+    #[inline(always)]
+    fn open_count(&self, delta: i32) {
+        // SAFETY: `open` points at the open block's entry of this lane's table (set by
+        // `sync_fast_fields`, in bounds, carrying the range's provenance); the entry lives as
+        // long as the range, and only the holder (the caller) writes `local`.
+        let c = unsafe { &(*self.open.load(Relaxed)).local };
+        c.store(c.load(Relaxed).wrapping_add_signed(delta), Relaxed);
     }
 
     /// [`free`](Self::free) by the holder, out of line.
@@ -451,8 +448,9 @@ impl Lane {
                 i += 1;
             }
         }
-        self.set_recycled_len(len);
+        self.recycled_len.store(len, Relaxed);
         self.pos.store(pos, Relaxed);
+        self.sync_fast_fields();
     }
 
     /// Sets how many entries of `recycled` are in use.
@@ -461,19 +459,29 @@ impl Lane {
         self.sync_fast_fields();
     }
 
-    /// Moves the start of the current run.
-    fn set_run_start(&self, run_start: usize) {
-        self.run_start.store(run_start, Relaxed);
-        self.sync_fast_fields();
-    }
-
-    /// Derives `rewind_floor` and `recycle_from` from `run_start` and `recycled_len`.
+    /// Derives the fast path's fields (`limit`, `open`, `rewind_floor`, `recycle_from`) from
+    /// the bump pointer, the run, the high water and the kept blocks. Every slow path calls it
+    /// after its last change to any of those.
     fn sync_fast_fields(&self) {
+        let pos = self.pos.load(Relaxed);
+        let slot_end = self.slot_end.load(Relaxed);
+        let open = pos & !(BLOCK - 1);
+        let limit = self
+            .run_end
+            .load(Relaxed)
+            .min(self.high_water.load(Relaxed))
+            .min(open + BLOCK);
+        self.limit.store(limit, Relaxed);
+        // At the slot's end there is no open block: the limit is `pos` (nothing fits) and the
+        // floor above it (nothing rewinds); the pointer names the last block, never used.
+        let index = (open.min(slot_end - BLOCK) - self.slot_base()) >> BLOCK_SHIFT;
+        self.open
+            .store(self.table().0.wrapping_add(index).cast_mut(), Relaxed);
         let kept = self.recycled_len.load(Relaxed) != 0;
         let floor = if kept {
             usize::MAX
         } else {
-            self.run_start.load(Relaxed)
+            self.run_start.load(Relaxed).max(open)
         };
         self.rewind_floor.store(floor, Relaxed);
         let from = if kept { RECYCLE_MIN } else { usize::MAX };
@@ -490,6 +498,7 @@ impl Lane {
     fn commit(&self, start: usize, end: usize) {
         self.pos.store(end, Relaxed);
         self.raise_high_water(end);
+        self.sync_fast_fields();
         self.count_allocation(start, end);
     }
 
@@ -525,17 +534,7 @@ impl Lane {
         let end = end.next_multiple_of(BLOCK);
         if end > self.high_water.load(Relaxed) {
             self.high_water.store(end, Relaxed);
-            self.update_limit();
         }
-    }
-
-    /// Sets the fast path's [`limit`](Self::limit) after the run or the high water changed.
-    fn update_limit(&self) {
-        let limit = self
-            .run_end
-            .load(Relaxed)
-            .min(self.high_water.load(Relaxed));
-        self.limit.store(limit, Relaxed);
     }
 
     /// The current run is full: moves to the next run of free blocks that fits. Blocks whose
@@ -573,10 +572,10 @@ impl Lane {
                     // Blocks kept for reuse lie in the old run, which a later round may hand
                     // out as a run of its own: forget them.
                     self.clear_recycled();
-                    self.set_run_start(run_start);
+                    self.run_start.store(run_start, Relaxed);
                     self.run_end.store(run_end, Relaxed);
-                    self.update_limit();
                     self.pos.store(run_start, Relaxed);
+                    // Syncs the fast fields.
                     self.commit(start, end);
                     return Some(start);
                 }
@@ -629,6 +628,7 @@ impl Lane {
             self.add_local(first, last, -1);
             if end == self.pos.load(Relaxed) && addr >= self.rewind_floor.load(Relaxed) {
                 self.pos.store(addr, Relaxed);
+                self.sync_fast_fields();
             } else {
                 self.freed_out_of_order(addr, size);
             }
@@ -676,6 +676,7 @@ impl Lane {
             }
             if newest {
                 self.pos.store(addr + new, Relaxed);
+                self.sync_fast_fields();
             }
             return true;
         }
@@ -695,7 +696,6 @@ impl Lane {
             }
             let longer = end.saturating_add(FRESH_RUN).next_multiple_of(BLOCK);
             self.run_end.store(longer.min(slot_end), Relaxed);
-            self.update_limit();
         }
         let (_, new_last) = self.blocks(addr, end);
         if new_last > old_last {
@@ -703,6 +703,7 @@ impl Lane {
         }
         self.pos.store(end, Relaxed);
         self.raise_high_water(end);
+        self.sync_fast_fields();
         self.add_bytes(new - old);
         true
     }
@@ -726,10 +727,10 @@ impl Lane {
             // Untouched memory: cut short, as in `alloc_slow`.
             run_end = run_end.min(run_start.saturating_add(FRESH_RUN));
         }
-        self.set_run_start(run_start);
+        self.run_start.store(run_start, Relaxed);
         self.run_end.store(run_end, Relaxed);
-        self.update_limit();
         self.pos.store(run_start, Relaxed);
+        self.sync_fast_fields();
         scan
     }
 
@@ -778,7 +779,7 @@ impl Lane {
         // From `keep` on, memory reads as zeros again.
         // `keep` is a whole block at or past `pos`.
         self.high_water.store(keep, Relaxed);
-        self.update_limit();
+        self.sync_fast_fields();
         touched_end - keep
     }
 

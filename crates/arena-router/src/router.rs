@@ -121,9 +121,9 @@ unsafe impl<G: GlobalAlloc> GlobalAlloc for ArenaRouter<G> {
         let lane = route::current();
         if lane.addr() == slot {
             // SAFETY: the route points at the header of the lane whose slot holds `addr`,
-            // which this thread holds, and was derived from the range's base; the memory was
-            // handed out by the lane with this size (the caller's contract).
-            unsafe { Lane::free_by_holder_at(lane, addr, layout.size()) };
+            // which this thread holds; lane headers live forever in the reserved range. The
+            // memory was handed out by the lane with this size (the caller's contract).
+            unsafe { &*lane }.free_by_holder_fast(addr, layout.size());
         } else {
             free_remote(slot, addr, layout.size());
         }
