@@ -325,19 +325,24 @@ impl Lane {
         )
     }
 
-    /// The holder's [`free`](Self::free) of `[addr, addr + size)`: the router's fast path (the
-    /// newest allocation, within the open block, rewinds the bump pointer); anything else out of
-    /// line.
+    /// The router's fast path of a free by the holder: if `[addr, addr + size)` (arena memory)
+    /// is this lane's newest allocation and lies in the open block, frees it (rewinding the
+    /// bump pointer) and returns `true`; otherwise does nothing and returns `false`. Only the
+    /// holder calls it.
+    ///
+    /// Memory that ends at this lane's bump pointer and starts at or after its floor lies in
+    /// this lane's slot, so the test also tells that the memory is this lane's.
     #[inline(always)]
-    pub(crate) fn free_by_holder_fast(&self, addr: usize, size: usize) {
+    pub(crate) fn free_if_newest(&self, addr: usize, size: usize) -> bool {
         let end = addr + size;
         if end == self.pos.load(Relaxed) && addr >= self.rewind_floor.load(Relaxed) {
             // `[addr, end)` lies in the open block: it starts at or after the block's start
             // (the floor) and ends at the bump pointer, which is in it.
             self.open_count(-1);
             self.pos.store(addr, Relaxed);
+            true
         } else {
-            self.free_by_holder(addr, size);
+            false
         }
     }
 
@@ -349,12 +354,6 @@ impl Lane {
         // long as the range, and only the holder (the caller) writes `local`.
         let c = unsafe { &(*self.open.load(Relaxed)).local };
         c.store(c.load(Relaxed).wrapping_add_signed(delta), Relaxed);
-    }
-
-    /// [`free`](Self::free) by the holder, out of line.
-    #[inline(never)]
-    fn free_by_holder(&self, addr: usize, size: usize) {
-        self.free(addr, size, true);
     }
 
     /// `alloc` with blocks kept for reuse: one of them if one fits, else a bump.
@@ -618,9 +617,7 @@ impl Lane {
     /// Frees `[addr, addr + size)`. `holder`: the calling thread holds the lane. The holder
     /// freeing the newest allocation of the current run moves the bump pointer back (LIFO).
     ///
-    /// The holder's fast path (the newest allocation, nothing kept for reuse) is inlined into
-    /// the router; the rest is out of line.
-    #[inline(always)]
+    /// The router's fast path is [`free_if_newest`](Self::free_if_newest); this is the rest.
     pub(crate) fn free(&self, addr: usize, size: usize, holder: bool) {
         let end = addr + size;
         let (first, last) = self.blocks(addr, end);

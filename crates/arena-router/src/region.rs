@@ -60,19 +60,6 @@ pub(crate) fn contains(addr: usize) -> bool {
     word_contains(WORD.load(Ordering::Acquire), addr)
 }
 
-/// The base address of the slot holding `addr` if `addr` lies in the range: the ownership
-/// test and the slot from one load.
-#[inline(always)]
-pub(crate) fn slot_if_contains(addr: usize) -> Option<usize> {
-    let word = WORD.load(Ordering::Acquire);
-    if !word_contains(word, addr) {
-        return None;
-    }
-    // In the range, so reserved: the low bits hold log2 of the length, at least SLOT_BITS + 16.
-    let slot_shift = (word & 63) as u32 - SLOT_BITS;
-    Some(addr & !((1usize << slot_shift) - 1))
-}
-
 /// log2 of the range's length (0 before it is reserved).
 #[inline(always)]
 fn len_shift() -> u32 {

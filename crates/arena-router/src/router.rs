@@ -114,19 +114,19 @@ unsafe impl<G: GlobalAlloc> GlobalAlloc for ArenaRouter<G> {
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         let addr = ptr.addr();
-        let Some(slot) = region::slot_if_contains(addr) else {
+        if !region::contains(addr) {
             // SAFETY: not arena memory, so it came from the wrapped allocator with this layout.
             return unsafe { self.inner.dealloc(ptr, layout) };
-        };
-        let lane = route::current();
-        if lane.addr() == slot {
-            // SAFETY: the route points at the header of the lane whose slot holds `addr`,
-            // which this thread holds; lane headers live forever in the reserved range. The
-            // memory was handed out by the lane with this size (the caller's contract).
-            unsafe { &*lane }.free_by_holder_fast(addr, layout.size());
-        } else {
-            free_remote(slot, addr, layout.size());
         }
+        let lane = route::current();
+        // SAFETY: a non-null route points at the header of a lane this thread holds (lane
+        // headers live forever in the reserved range); `[addr, addr + size)` is arena memory
+        // handed out with this size (the caller's contract), which `free_if_newest` only frees
+        // if it is that lane's newest allocation.
+        if !lane.is_null() && unsafe { &*lane }.free_if_newest(addr, layout.size()) {
+            return;
+        }
+        free_in_lane(addr, layout.size());
     }
 
     #[inline]
@@ -202,12 +202,12 @@ impl<G: GlobalAlloc> ArenaRouter<G> {
     }
 }
 
-/// `dealloc` of arena memory in `slot` by a thread that does not hold its lane: uncounts its
-/// blocks remotely.
+/// `dealloc` of arena memory past the fast path: uncounts its blocks in its lane, by the holder
+/// (the memory is not the newest, or spans blocks) or remotely.
 #[inline(never)]
-fn free_remote(slot: usize, addr: usize, size: usize) {
-    let lane = region::ptr_at(slot).cast::<Lane>();
+fn free_in_lane(addr: usize, size: usize) {
+    let lane = region::ptr_at(region::slot_of(addr)).cast::<Lane>();
     // SAFETY: `lane` is the header of the slot holding `addr`; the slot has been a lane since
     // the memory was handed out, since slots are only released once no block is live.
-    unsafe { &*lane }.free(addr, size, false);
+    unsafe { &*lane }.free(addr, size, lane.cast_const() == route::current());
 }
