@@ -281,6 +281,7 @@ pub struct HeapArenaStats {
 
 /// The lanes of an arena: intrusive lists through the lane headers, so the arena itself never
 /// allocates (it runs inside the global allocator's world).
+#[derive(Debug)]
 struct Lanes {
     /// Lanes not held by any scope (a stack: the last released is reused first).
     idle: *mut Lane,
@@ -767,6 +768,7 @@ fn unheld<'a>(
 }
 
 /// Releases a lane when a scope ends.
+#[derive(Debug)]
 struct ReleaseLane<'a> {
     arena: &'a HeapArena,
     lane: *mut Lane,

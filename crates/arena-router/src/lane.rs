@@ -9,6 +9,14 @@
 //! loads and stores; frees from any other thread go to `remote` with an atomic add. A block's
 //! live count is `local - remote` (wrapping).
 //!
+//! The holder's fast path works in the *open block*, the block its bump pointer is in: the
+//! header keeps a pointer to that block's count, a limit at the block's end (or lower) and a
+//! rewind floor at its start (or higher), so an allocation that fits below the limit, and the
+//! free of the newest allocation above the floor, each update one count with no block index to
+//! work out and no span to check. Every other path is out of line and re-derives these fields
+//! (`sync_fast_fields`) after it moves the bump pointer, the run, the high water or the blocks
+//! kept for reuse.
+//!
 //! Fields are atomics so that statistics can be read from other threads without a data race;
 //! the holder updates them with relaxed loads and stores (plain moves on common targets).
 
@@ -22,6 +30,7 @@ const BLOCK_SHIFT: u32 = 16;
 pub(crate) const BLOCK: usize = 1 << BLOCK_SHIFT;
 
 /// The live count of one block.
+#[derive(Debug)]
 #[repr(C)]
 struct BlockCount {
     /// Allocations minus frees made by the holder of the lane.
@@ -39,7 +48,7 @@ impl BlockCount {
 }
 
 /// A lane's table of block counts.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct Table(*const BlockCount);
 
 impl Table {
@@ -56,6 +65,7 @@ impl Table {
 }
 
 /// The header at the start of a lane's slot.
+#[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Lane {
     /// Next free byte.
@@ -113,6 +123,7 @@ pub(crate) struct Lane {
 }
 
 /// A freed block kept for reuse: `[addr, addr + size)`, all of it free.
+#[derive(Debug)]
 struct Recycled {
     addr: AtomicUsize,
     size: AtomicUsize,

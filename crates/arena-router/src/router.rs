@@ -7,7 +7,7 @@ use std::fmt;
 use crate::lane::Lane;
 use crate::{region, route};
 
-/// A global allocator that serves every heap allocation made inside a [`HeapArena`] scope
+/// A global allocator that serves every heap allocation made inside a [`HeapArena`](crate::HeapArena) scope
 /// from the arena, and passes everything else to the allocator it wraps (`System` by default,
 /// any [`GlobalAlloc`] such as mimalloc by choice).
 ///
@@ -38,9 +38,11 @@ use crate::{region, route};
 ///   allocator's, a free one range check (one load, an exclusive or, a shift): arena memory is
 ///   carved from one reserved address range, so ownership is known in O(1) on any thread.
 /// - Inside a scope, allocations bump a pointer in the thread's lane; freeing the newest one
-///   moves it back, and `realloc` grows or shrinks the newest one in place. Memory freed out of
-///   order is reused before the lane grows: recent frees by size, and blocks whose allocations
-///   were all freed, so code that frees in any order keeps working in warm memory.
+///   moves it back, and `realloc` grows or shrinks the newest one in place. An allocation and
+///   the free of the newest one within the current 64 KiB block are the fast path: a few loads,
+///   compares and stores each, no call. Memory freed out of order is reused before the lane
+///   grows: recent frees by size, and blocks whose allocations were all freed, so code that
+///   frees in any order keeps working in warm memory.
 /// - Frees of arena memory may come from any thread, at any time (also after a reset or after
 ///   the arena is dropped): the block the memory is in stays pinned, and out of reuse, until
 ///   then.
