@@ -99,6 +99,7 @@ pub fn without_arena<R>(f: impl FnOnce() -> R) -> R {
 /// // is not.
 /// assert!(!arena.scope(arena_router::arena_routing_active));
 /// ```
+#[must_use]
 pub fn arena_routing_active() -> bool {
     if route::current().is_null() {
         return false;

@@ -55,11 +55,23 @@ pub struct ArenaRouter<G = System> {
 
 impl<G> ArenaRouter<G> {
     /// A router over `inner`, the allocator used outside arena scopes.
+    ///
+    /// ```
+    /// static ROUTER: arena_router::ArenaRouter = arena_router::ArenaRouter::new(std::alloc::System);
+    /// # let _ = &ROUTER;
+    /// ```
+    #[must_use]
     pub const fn new(inner: G) -> Self {
         ArenaRouter { inner }
     }
 
     /// The wrapped allocator.
+    ///
+    /// ```
+    /// let router = arena_router::ArenaRouter::new(std::alloc::System);
+    /// let _system: &std::alloc::System = router.inner();
+    /// ```
+    #[must_use]
     pub const fn inner(&self) -> &G {
         &self.inner
     }
