@@ -35,13 +35,19 @@
 //! - `reset` is safe: memory still live (a value that escaped the scope into a cache, or was
 //!   sent to another thread) pins its 64 KiB block(s), which are skipped until it is freed;
 //!   the report says how much stayed pinned, and [`HeapArena::reset_strict`] turns pins into
-//!   an error.
+//!   an error. The usual surprise: a collection made before a scope with no memory yet
+//!   (`Vec::new()`) and grown inside it gets arena memory, and pins a block at every reset;
+//!   reserve its capacity before the scope, or grow it inside [`without_arena`].
+//! - Scopes that route nothing say so: without `ArenaRouter` as the global allocator, or where
+//!   no address range can be reserved (a low `ulimit -v`), the arena records why
+//!   ([`RoutingOff`], in its statistics and reset reports), prints a warning once per process,
+//!   and [`HeapArena::reset_strict`] fails instead of passing.
 //! - [`without_arena`] sends a part of a scope back to the wrapped allocator (for values meant
 //!   to outlive it); [`with_current_arena`] lets thread pools enter the same arena on their
 //!   workers.
 //!
 //! Depends on `std` and `libc` only. On non-unix targets there is no range and scopes pass
-//! every allocation through to the wrapped allocator.
+//! every allocation through to the wrapped allocator (and say so, as above).
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs, missing_debug_implementations)]
 
