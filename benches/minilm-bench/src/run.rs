@@ -26,9 +26,9 @@ static MAIN_ARENA: HeapArena = HeapArena::new();
 static MAIN_ARENA_HUGE: HeapArena =
     HeapArena::with_options(HeapArenaOptions::new().huge_pages(true));
 
-/// A reset's report; in non-strict mode (ours) a reset never fails.
+/// A reset's report (a reset never fails; pins are reported).
 fn reset(arena: &HeapArena) -> HeapResetReport {
-    arena.reset().unwrap_or_else(|pinned| pinned.report)
+    arena.reset()
 }
 
 /// A rayon pool of `threads` plain workers, tagged [`Role::PlainWorker`].

@@ -57,7 +57,7 @@ pub use arena::{AllocatorStats, ResetReport};
 #[cfg(feature = "router")]
 pub use arena_router::{
     arena_routing_active, without_arena, ArenaRouter, HeapArena, HeapArenaOptions, HeapArenaStats,
-    HeapResetReport, PinnedAtReset,
+    HeapResetReport, RoutingOff, StrictResetError,
 };
 pub use array::{AllocArray, AllocArrayBase, AllocView, AllocViewBase, ReshapeError};
 pub use autoscaling::{AutoscalingAllocBuffer, AutoscalingCheckpoint};

@@ -5,15 +5,10 @@
 
 use allocarrays::{
     arena_routing_active, thread_scope, with_carry, without_arena, ArenaRouter, HeapArena,
-    HeapArenaOptions,
 };
 
 #[global_allocator]
 static GLOBAL: ArenaRouter = ArenaRouter::new(std::alloc::System);
-
-fn strict() -> HeapArena {
-    HeapArena::with_options(HeapArenaOptions::new().strict(true))
-}
 
 #[test]
 fn carry_wraps_closures_for_any_executor() {
@@ -37,7 +32,7 @@ fn carry_wraps_closures_for_any_executor() {
 #[test]
 fn array_allocators_keep_their_buffers_out_of_the_heap_arena() {
     use allocarrays::{with_allocator, AllocArray, AutoscalingAllocBuffer, BumperAllocator};
-    let heap = strict();
+    let heap = HeapArena::new();
     // A small first buffer: the first run grows it inside the scopes below.
     let arrays = BumperAllocator::new(AutoscalingAllocBuffer::with_initial_size(1024));
     let a = AllocArray::from(vec![1.0f64; 10_000]);
@@ -52,7 +47,7 @@ fn array_allocators_keep_their_buffers_out_of_the_heap_arena() {
         });
         assert_eq!(total, 20_003.0);
         // The array buffer (grown and re-sized above) lives on the heap: nothing pinned.
-        heap.reset().unwrap();
+        heap.reset_strict().unwrap();
     }
     assert!(heap.stats().allocations >= 3);
 }
@@ -83,13 +78,13 @@ fn rayon_tasks_allocate_from_lanes_of_the_arena() {
     });
     assert_eq!(routed.into_inner(), 16);
     assert!(arena.stats().allocations >= 16);
-    let report = arena.reset().unwrap();
+    let report = arena.reset();
     assert_eq!(report.lanes_busy, 0);
 }
 
 #[test]
 fn worker_threads_get_lanes_of_the_same_arena() {
-    let arena = strict();
+    let arena = HeapArena::new();
     let seen: Vec<bool> = arena.scope(|| {
         thread_scope(|s| {
             let handles: Vec<_> = (0..3)
@@ -110,7 +105,7 @@ fn worker_threads_get_lanes_of_the_same_arena() {
     assert!(arena.stats().lanes >= 2);
     assert_eq!(arena.stats().lanes_held, 0);
     // Thread handles and results were freed: nothing stayed.
-    let report = arena.reset().unwrap();
+    let report = arena.reset_strict().unwrap();
     assert_eq!(report.lanes_busy, 0);
 }
 

@@ -4,55 +4,131 @@
 use std::error::Error;
 use std::fmt;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::lane::{Lane, BLOCK};
 use crate::region::{self, SlotState, SLOT_TABLE};
 use crate::route::{self, RestoreRoute};
 
-/// How a [`HeapArena`] behaves.
+/// How a [`HeapArena`] behaves. Made with [`new`](Self::new) and the builder methods (the
+/// struct may gain fields).
 ///
 /// ```
 /// use arena_router::{HeapArena, HeapArenaOptions};
 ///
-/// static STRICT: HeapArena = HeapArena::with_options(HeapArenaOptions::new().strict(true));
-/// assert!(STRICT.options().strict);
+/// static HUGE: HeapArena = HeapArena::with_options(HeapArenaOptions::new().huge_pages(true));
+/// assert!(HUGE.options().huge_pages);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HeapArenaOptions {
     /// Ask the OS for transparent huge pages for the arena's memory (`MADV_HUGEPAGE`, Linux);
     /// fewer page faults and TLB misses on large working sets. Ignored where unsupported.
     pub huge_pages: bool,
-    /// Make [`HeapArena::reset`] an error when any memory is still live (pinned): for tests
-    /// that want to prove nothing escapes a scope.
-    pub strict: bool,
 }
 
 impl HeapArenaOptions {
-    /// The defaults: no huge pages, not strict.
+    /// The defaults: no huge pages.
+    ///
+    /// ```
+    /// assert!(!arena_router::HeapArenaOptions::new().huge_pages);
+    /// ```
+    #[must_use]
     pub const fn new() -> Self {
-        HeapArenaOptions {
-            huge_pages: false,
-            strict: false,
-        }
+        HeapArenaOptions { huge_pages: false }
     }
 
     /// Sets [`huge_pages`](Self::huge_pages).
+    ///
+    /// ```
+    /// assert!(arena_router::HeapArenaOptions::new().huge_pages(true).huge_pages);
+    /// ```
+    #[must_use]
     pub const fn huge_pages(mut self, on: bool) -> Self {
         self.huge_pages = on;
         self
     }
+}
 
-    /// Sets [`strict`](Self::strict).
-    pub const fn strict(mut self, on: bool) -> Self {
-        self.strict = on;
-        self
+/// Why allocations made inside a [`HeapArena::scope`] went to the wrapped (or the default)
+/// allocator instead of the arena.
+///
+/// ```
+/// use arena_router::{HeapArena, RoutingOff};
+///
+/// // This doctest has no `ArenaRouter` installed: the scope's allocations are not routed,
+/// // and the arena says so.
+/// let arena = HeapArena::new();
+/// arena.scope(|| drop(vec![1u8; 10]));
+/// assert_eq!(arena.stats().routing_off, Some(RoutingOff::RouterNotInstalled));
+/// assert!(arena.reset_strict().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RoutingOff {
+    /// [`ArenaRouter`](crate::ArenaRouter) is not the program's global allocator: add
+    /// `#[global_allocator] static GLOBAL: ArenaRouter = ArenaRouter::new(std::alloc::System);`
+    RouterNotInstalled,
+    /// No address range for arena memory could be reserved: a limit on address space
+    /// (`ulimit -v`, strict overcommit), or a platform without one (not Unix, not 64-bit).
+    NoAddressRange,
+    /// All [`HeapArena::MAX_LANES`] lanes of the process were in use by other scopes.
+    LanesExhausted,
+}
+
+impl RoutingOff {
+    fn code(self) -> u8 {
+        match self {
+            RoutingOff::RouterNotInstalled => 1,
+            RoutingOff::NoAddressRange => 2,
+            RoutingOff::LanesExhausted => 3,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<RoutingOff> {
+        match code {
+            1 => Some(RoutingOff::RouterNotInstalled),
+            2 => Some(RoutingOff::NoAddressRange),
+            3 => Some(RoutingOff::LanesExhausted),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RoutingOff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RoutingOff::RouterNotInstalled => {
+                "ArenaRouter is not the global allocator (#[global_allocator] is missing)"
+            }
+            RoutingOff::NoAddressRange => {
+                "no address range could be reserved for arena memory (ulimit -v? not a 64-bit Unix?)"
+            }
+            RoutingOff::LanesExhausted => "all lanes of the process were in use",
+        })
     }
 }
 
 /// What a [`HeapArena::reset`] did.
+///
+/// ```
+/// use arena_router::{ArenaRouter, HeapArena};
+///
+/// #[global_allocator]
+/// static GLOBAL: ArenaRouter = ArenaRouter::new(std::alloc::System);
+///
+/// fn main() {
+///     let arena = HeapArena::new();
+///     let mut kept: Vec<u32> = Vec::new(); // no memory yet
+///     arena.scope(|| kept.extend(0..100)); // its memory comes from the arena
+///     let report = arena.reset();
+///     assert_eq!(report.pinned_blocks, 1);
+///     assert!(report.to_string().contains("without_arena"));
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HeapResetReport {
     /// Lanes whose memory was made reusable (idle ones, and the calling thread's own).
     pub lanes_reset: usize,
@@ -63,10 +139,19 @@ pub struct HeapResetReport {
     pub pinned_blocks: usize,
     /// `pinned_blocks * BLOCK_SIZE`: the memory kept out of reuse.
     pub pinned_bytes: usize,
+    /// Whether scopes since the previous reset ran with their allocations going elsewhere,
+    /// and why (the first reason seen).
+    pub routing_off: Option<RoutingOff>,
 }
 
 impl HeapResetReport {
     /// Whether nothing stayed pinned.
+    ///
+    /// ```
+    /// let arena = arena_router::HeapArena::new();
+    /// assert!(arena.reset().is_clean());
+    /// ```
+    #[must_use]
     pub fn is_clean(&self) -> bool {
         self.pinned_blocks == 0
     }
@@ -78,32 +163,96 @@ impl fmt::Display for HeapResetReport {
             f,
             "{} lane(s) reset, {} busy, {} block(s) ({} bytes) pinned by live allocations",
             self.lanes_reset, self.lanes_busy, self.pinned_blocks, self.pinned_bytes
-        )
+        )?;
+        if self.pinned_blocks > 0 {
+            write!(
+                f,
+                " (values that outlived their scope; a collection made before a scope and \
+                 first grown inside it has its memory in the arena and pins a {} KiB block \
+                 at every reset: reserve its capacity before the scope, or grow it inside \
+                 `without_arena`)",
+                BLOCK >> 10
+            )?;
+        }
+        if let Some(why) = self.routing_off {
+            write!(f, "; scopes ran without routing: {why}")?;
+        }
+        Ok(())
     }
 }
 
-/// A reset of a [strict](HeapArenaOptions::strict) arena found live allocations. The reset
-/// still happened (around them); the report says what stayed pinned.
+/// What [`HeapArena::reset_strict`] objects to. The reset itself still happened (around any
+/// pinned blocks); [`report`](Self::report) says what it did.
+///
+/// ```
+/// use arena_router::{ArenaRouter, HeapArena, StrictResetError};
+///
+/// #[global_allocator]
+/// static GLOBAL: ArenaRouter = ArenaRouter::new(std::alloc::System);
+///
+/// fn main() {
+///     let arena = HeapArena::new();
+///     let kept = arena.scope(|| Box::new(1u64));
+///     let err = arena.reset_strict().unwrap_err();
+///     assert!(matches!(err, StrictResetError::Pinned(_)));
+///     assert_eq!(err.report().pinned_blocks, 1);
+///     drop(kept);
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PinnedAtReset {
-    /// What the reset did.
-    pub report: HeapResetReport,
+#[non_exhaustive]
+pub enum StrictResetError {
+    /// Memory allocated in the arena is still live: its blocks stayed pinned.
+    Pinned(HeapResetReport),
+    /// Scopes since the previous reset did not allocate from the arena (the reason is also in
+    /// the report's [`routing_off`](HeapResetReport::routing_off)): the check that nothing
+    /// escaped proves nothing.
+    RoutingOff(RoutingOff, HeapResetReport),
 }
 
-impl fmt::Display for PinnedAtReset {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "memory allocated in the arena is still live at reset: {}",
-            self.report
-        )
+impl StrictResetError {
+    /// What the reset did.
+    ///
+    /// ```
+    /// let arena = arena_router::HeapArena::new();
+    /// arena.scope(|| drop(vec![0u8; 4])); // no `ArenaRouter` in this doctest
+    /// let err = arena.reset_strict().unwrap_err();
+    /// assert_eq!(err.report().pinned_blocks, 0);
+    /// ```
+    #[must_use]
+    pub fn report(&self) -> HeapResetReport {
+        match *self {
+            StrictResetError::Pinned(report) | StrictResetError::RoutingOff(_, report) => report,
+        }
     }
 }
 
-impl Error for PinnedAtReset {}
+impl fmt::Display for StrictResetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StrictResetError::Pinned(report) => write!(
+                f,
+                "memory allocated in the arena is still live at reset: {report}"
+            ),
+            StrictResetError::RoutingOff(why, _) => write!(
+                f,
+                "the arena's scopes did not allocate from it, nothing was checked: {why}"
+            ),
+        }
+    }
+}
+
+impl Error for StrictResetError {}
 
 /// Counters of a [`HeapArena`], over all its lanes.
+///
+/// ```
+/// let arena = arena_router::HeapArena::new();
+/// let stats = arena.stats();
+/// assert_eq!((stats.lanes, stats.allocations), (0, 0));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HeapArenaStats {
     /// Lanes created (at most one per thread inside a scope at once).
     pub lanes: usize,
@@ -121,14 +270,18 @@ pub struct HeapArenaStats {
     /// reset, so code that frees its temporaries in no particular order still reuses warm
     /// memory.
     pub reused: u64,
-    /// Memory touched so far, summed over lanes (what the arena keeps from the OS).
+    /// Memory touched so far, summed over lanes (what the arena keeps from the OS), in whole
+    /// blocks.
     pub high_water_bytes: usize,
     /// Memory between each lane's start and its bump pointer, summed.
     pub in_use_bytes: usize,
+    /// Whether scopes since the last reset ran with their allocations going elsewhere, and why.
+    pub routing_off: Option<RoutingOff>,
 }
 
 /// The lanes of an arena: intrusive lists through the lane headers, so the arena itself never
 /// allocates (it runs inside the global allocator's world).
+#[derive(Debug)]
 struct Lanes {
     /// Lanes not held by any scope (a stack: the last released is reused first).
     idle: *mut Lane,
@@ -157,8 +310,16 @@ unsafe impl Send for Lanes {}
 /// for allocations meant to outlive the scope.
 ///
 /// Without the router installed, scopes have no effect (allocations go to the global
-/// allocator, whatever it is); where no address range can be reserved (non-Unix targets),
-/// neither.
+/// allocator, whatever it is); where no address range can be reserved (a low `ulimit -v`, a
+/// non-Unix target), neither. The arena notices: the first scope of the process checks that
+/// its allocations arrive, [`stats`](Self::stats) and the reset report name the reason
+/// ([`RoutingOff`]), [`reset_strict`](Self::reset_strict) fails, and a warning is printed to
+/// stderr once per process.
+///
+/// A collection made *before* a scope with no memory yet (`Vec::new()`) and first grown
+/// *inside* it gets its memory from the arena, and being still alive at the reset it pins a
+/// block every round: reserve its capacity before the scope, or grow it inside
+/// [`without_arena`](crate::without_arena).
 ///
 /// ```
 /// use arena_router::{ArenaRouter, HeapArena};
@@ -178,7 +339,7 @@ unsafe impl Send for Lanes {}
 ///     for _ in 0..3 {
 ///         let y = arena.scope(|| step(&x));
 ///         assert_eq!(y, 12.0);
-///         let report = arena.reset().unwrap();
+///         let report = arena.reset();
 ///         assert!(report.is_clean()); // every temporary was freed: all memory reused
 ///     }
 ///     assert!(arena.stats().allocations > 0);
@@ -187,7 +348,20 @@ unsafe impl Send for Lanes {}
 pub struct HeapArena {
     lanes: Mutex<Lanes>,
     options: HeapArenaOptions,
+    /// A [`RoutingOff`] code (0: none) seen by a scope since the last reset.
+    routing_off: AtomicU8,
 }
+
+/// Whether [`ArenaRouter`](crate::ArenaRouter) is the global allocator, as far as a scope has
+/// checked: one of the `ROUTER_*` values. The global allocator cannot change while the process
+/// runs, so one check settles it.
+static ROUTER: AtomicU8 = AtomicU8::new(ROUTER_UNKNOWN);
+const ROUTER_UNKNOWN: u8 = 0;
+const ROUTER_INSTALLED: u8 = 1;
+const ROUTER_ABSENT: u8 = 2;
+
+/// Whether the warning that scopes run without routing was printed.
+static WARNED: AtomicBool = AtomicBool::new(false);
 
 impl HeapArena {
     /// The granularity of pinning: a live allocation keeps each block of this many bytes it
@@ -196,11 +370,25 @@ impl HeapArena {
 
     /// A new arena with default options. Takes no memory until a scope allocates; `const`, so
     /// it can be a `static`.
+    ///
+    /// ```
+    /// static ARENA: arena_router::HeapArena = arena_router::HeapArena::new();
+    /// assert_eq!(ARENA.stats().lanes, 0);
+    /// ```
+    #[must_use]
     pub const fn new() -> Self {
         Self::with_options(HeapArenaOptions::new())
     }
 
     /// A new arena with `options`.
+    ///
+    /// ```
+    /// use arena_router::{HeapArena, HeapArenaOptions};
+    ///
+    /// let arena = HeapArena::with_options(HeapArenaOptions::new().huge_pages(true));
+    /// assert!(arena.options().huge_pages);
+    /// ```
+    #[must_use]
     pub const fn with_options(options: HeapArenaOptions) -> Self {
         HeapArena {
             lanes: Mutex::new(Lanes {
@@ -211,10 +399,19 @@ impl HeapArena {
                 last_reset: None,
             }),
             options,
+            routing_off: AtomicU8::new(0),
         }
     }
 
     /// The arena's options.
+    ///
+    /// ```
+    /// assert_eq!(
+    ///     arena_router::HeapArena::new().options(),
+    ///     arena_router::HeapArenaOptions::new()
+    /// );
+    /// ```
+    #[must_use]
     pub fn options(&self) -> HeapArenaOptions {
         self.options
     }
@@ -251,30 +448,93 @@ impl HeapArena {
     /// allocarrays' `thread_scope`, `with_carry` and `rayon_scope` do it for you.
     ///
     /// If no lane can be had (the process-wide range of
-    /// [`MAX_LANES`](Self::MAX_LANES) lanes is used up, or there is no range on this
-    /// platform), `f` runs with allocations going to the wrapped allocator.
+    /// [`MAX_LANES`](Self::MAX_LANES) lanes is used up, or no address range could be
+    /// reserved), or [`ArenaRouter`](crate::ArenaRouter) is not the global allocator, `f` runs
+    /// with allocations going to the global allocator, and the arena records why (see
+    /// [`RoutingOff`]).
+    ///
+    /// ```
+    /// use arena_router::{ArenaRouter, HeapArena};
+    ///
+    /// #[global_allocator]
+    /// static GLOBAL: ArenaRouter = ArenaRouter::new(std::alloc::System);
+    ///
+    /// fn main() {
+    ///     let arena = HeapArena::new();
+    ///     let n = arena.scope(|| format!("{}", 6 * 7).len());
+    ///     assert_eq!(n, 2);
+    ///     assert_eq!(arena.stats().routing_off, None);
+    ///     assert!(arena.stats().allocations >= 1);
+    /// }
+    /// ```
     pub fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
         let current = route::current();
         if self.owns(current) {
             return f();
         }
-        let lane = self.acquire();
+        let lane = self.acquire().unwrap_or_else(|why| {
+            self.note_routing_off(why);
+            ptr::null_mut()
+        });
         let _release = ReleaseLane { arena: self, lane };
         let _restore = RestoreRoute(route::replace(lane));
+        if !lane.is_null() {
+            self.check_router(lane);
+        }
         f()
+    }
+
+    /// Whether allocations made now (this thread's route is `lane`, of this arena) reach the
+    /// arena: checked with one probe allocation until the answer is known for the process.
+    fn check_router(&self, lane: *mut Lane) {
+        match ROUTER.load(Relaxed) {
+            ROUTER_INSTALLED => {}
+            ROUTER_ABSENT => self.note_routing_off(RoutingOff::RouterNotInstalled),
+            _ => {
+                // SAFETY: lane headers live forever; this thread holds `lane`.
+                let lane = unsafe { &*lane };
+                let spills = lane.stats().spills;
+                let probe = std::hint::black_box(Box::new(0u8));
+                let arrived = region::contains((&*probe as *const u8).addr());
+                drop(probe);
+                if arrived {
+                    // The probe is not the caller's allocation: keep it out of the statistics.
+                    lane.forget_allocation(1);
+                    ROUTER.store(ROUTER_INSTALLED, Relaxed);
+                } else if lane.stats().spills == spills {
+                    ROUTER.store(ROUTER_ABSENT, Relaxed);
+                    self.note_routing_off(RoutingOff::RouterNotInstalled);
+                }
+                // A spill (a full lane) says nothing: ask again next time.
+            }
+        }
+    }
+
+    /// Records that a scope ran without routing (the first reason since the last reset is
+    /// kept), and says so on stderr, once per process.
+    fn note_routing_off(&self, why: RoutingOff) {
+        let _ = self
+            .routing_off
+            .compare_exchange(0, why.code(), Relaxed, Relaxed);
+        if !WARNED.swap(true, Relaxed) {
+            // Not from the arena: whatever this allocates goes to the global allocator.
+            crate::without_arena(|| {
+                eprintln!(
+                    "arena-router: HeapArena::scope runs without an arena, its allocations go to \
+                     the global allocator: {why} (reported once)"
+                );
+            });
+        }
     }
 
     /// How many lanes the process can have at once, over all arenas.
     pub const MAX_LANES: usize = region::SLOTS;
 
-    /// A lane for this thread: an idle one, or a new one in a free slot. Null if none.
-    fn acquire(&self) -> *mut Lane {
+    /// A lane for this thread: an idle one, or a new one in a free slot.
+    fn acquire(&self) -> Result<*mut Lane, RoutingOff> {
         let mut lanes = self.lock();
         let lane = if lanes.idle.is_null() {
-            let lane = new_lane();
-            if lane.is_null() {
-                return lane;
-            }
+            let lane = new_lane()?;
             // SAFETY: just made; lane headers live forever.
             let l = unsafe { &*lane };
             if self.options.huge_pages {
@@ -293,7 +553,7 @@ impl HeapArena {
         // SAFETY: as above.
         unsafe { &*lane }.arena.store(self.id(), Relaxed);
         lanes.held += 1;
-        lane
+        Ok(lane)
     }
 
     /// Puts a held lane back on the idle list.
@@ -309,28 +569,27 @@ impl HeapArena {
 
     /// Makes the arena's memory reusable: every lane not held by another thread's scope starts
     /// over, skipping the blocks still holding live allocations (pinned). Safe at any time,
-    /// also inside a scope (the calling thread's lane is reset too).
-    ///
-    /// Returns what stayed pinned; in [strict](HeapArenaOptions::strict) mode any pin is an
-    /// error (the reset still happened).
+    /// also inside a scope (the calling thread's lane is reset too). Never fails: the report
+    /// says what stayed pinned (and whether scopes ran without routing, see [`RoutingOff`]);
+    /// [`reset_strict`](Self::reset_strict) turns either into an error.
     ///
     /// ```
-    /// use arena_router::{ArenaRouter, HeapArena, HeapArenaOptions};
+    /// use arena_router::{ArenaRouter, HeapArena};
     ///
     /// #[global_allocator]
     /// static GLOBAL: ArenaRouter = ArenaRouter::new(std::alloc::System);
     ///
     /// fn main() {
-    ///     let arena = HeapArena::with_options(HeapArenaOptions::new().strict(true));
+    ///     let arena = HeapArena::new();
     ///     let kept: Vec<u8> = arena.scope(|| vec![7; 100]); // escapes the scope
-    ///     let err = arena.reset().unwrap_err();
-    ///     assert_eq!(err.report.pinned_blocks, 1);
+    ///     let report = arena.reset();
+    ///     assert_eq!(report.pinned_blocks, 1);
     ///     assert_eq!(kept, vec![7; 100]); // intact: its block was not reused
     ///     drop(kept);
-    ///     assert!(arena.reset().unwrap().is_clean());
+    ///     assert!(arena.reset().is_clean());
     /// }
     /// ```
-    pub fn reset(&self) -> Result<HeapResetReport, PinnedAtReset> {
+    pub fn reset(&self) -> HeapResetReport {
         let own = self.own_lane();
         let mut lanes = self.lock();
         let mut report = HeapResetReport::default();
@@ -340,12 +599,43 @@ impl HeapArena {
         }
         report.lanes_busy = lanes.held - usize::from(own.is_some());
         report.pinned_bytes = report.pinned_blocks * BLOCK;
+        report.routing_off = RoutingOff::from_code(self.routing_off.swap(0, Relaxed));
         lanes.last_reset = Some(report);
-        drop(lanes);
-        if self.options.strict && !report.is_clean() {
-            Err(PinnedAtReset { report })
-        } else {
-            Ok(report)
+        report
+    }
+
+    /// [`reset`](Self::reset), for tests that want to prove that nothing escapes a scope:
+    /// the reset happens all the same, and anything [`reset`](Self::reset) would only report is
+    /// an error.
+    ///
+    /// # Errors
+    ///
+    /// - [`StrictResetError::RoutingOff`] if scopes since the previous reset did not allocate
+    ///   from the arena ([`ArenaRouter`](crate::ArenaRouter) not installed, no address range,
+    ///   no lane): nothing could have been checked.
+    /// - [`StrictResetError::Pinned`] if memory allocated in the arena is still live.
+    ///
+    /// ```
+    /// use arena_router::{ArenaRouter, HeapArena, StrictResetError};
+    ///
+    /// #[global_allocator]
+    /// static GLOBAL: ArenaRouter = ArenaRouter::new(std::alloc::System);
+    ///
+    /// fn main() {
+    ///     let arena = HeapArena::new();
+    ///     let kept: Vec<u8> = arena.scope(|| vec![7; 100]); // escapes the scope
+    ///     let err = arena.reset_strict().unwrap_err();
+    ///     assert!(matches!(err, StrictResetError::Pinned(r) if r.pinned_blocks == 1));
+    ///     drop(kept);
+    ///     assert!(arena.reset_strict().unwrap().is_clean());
+    /// }
+    /// ```
+    pub fn reset_strict(&self) -> Result<HeapResetReport, StrictResetError> {
+        let report = self.reset();
+        match report.routing_off {
+            Some(why) => Err(StrictResetError::RoutingOff(why, report)),
+            None if !report.is_clean() => Err(StrictResetError::Pinned(report)),
+            None => Ok(report),
         }
     }
 
@@ -361,10 +651,12 @@ impl HeapArena {
     /// static GLOBAL: ArenaRouter = ArenaRouter::new(std::alloc::System);
     ///
     /// fn main() {
+    ///     // A peak of 8 MiB (1 MiB under Miri, whose lanes are small).
+    ///     let peak = if cfg!(miri) { 1 << 20 } else { 8 << 20 };
     ///     let arena = HeapArena::new();
-    ///     arena.scope(|| drop(vec![1u8; 8 << 20])); // a peak of 8 MiB
-    ///     arena.reset().unwrap();
-    ///     assert!(arena.trim() >= 8 << 20);
+    ///     arena.scope(|| drop(vec![1u8; peak]));
+    ///     arena.reset();
+    ///     assert!(arena.trim() >= peak);
     ///     assert_eq!(arena.stats().high_water_bytes, 0);
     /// }
     /// ```
@@ -374,17 +666,33 @@ impl HeapArena {
         unheld(&lanes, own).map(Lane::trim).sum()
     }
 
-    /// What the last [`reset`](Self::reset) did, if any.
+    /// What the last [`reset`](Self::reset) (or [`reset_strict`](Self::reset_strict)) did,
+    /// if any.
+    ///
+    /// ```
+    /// let arena = arena_router::HeapArena::new();
+    /// assert_eq!(arena.last_reset(), None);
+    /// let report = arena.reset();
+    /// assert_eq!(arena.last_reset(), Some(report));
+    /// ```
+    #[must_use]
     pub fn last_reset(&self) -> Option<HeapResetReport> {
         self.lock().last_reset
     }
 
     /// Counters summed over the arena's lanes.
+    ///
+    /// ```
+    /// let arena = arena_router::HeapArena::new();
+    /// assert_eq!(arena.stats().allocations, 0);
+    /// ```
+    #[must_use]
     pub fn stats(&self) -> HeapArenaStats {
         let lanes = self.lock();
         let mut stats = HeapArenaStats {
             lanes: lanes.count,
             lanes_held: lanes.held,
+            routing_off: RoutingOff::from_code(self.routing_off.load(Relaxed)),
             ..HeapArenaStats::default()
         };
         // The statistics are atomics: lanes held by other threads can be read too.
@@ -462,6 +770,7 @@ fn unheld<'a>(
 }
 
 /// Releases a lane when a scope ends.
+#[derive(Debug)]
 struct ReleaseLane<'a> {
     arena: &'a HeapArena,
     lane: *mut Lane,
@@ -479,11 +788,11 @@ fn lock_slots() -> MutexGuard<'static, [SlotState; region::SLOTS]> {
     SLOT_TABLE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A lane in a free slot (or an orphaned one whose memory is all freed by now); null if none.
-fn new_lane() -> *mut Lane {
+/// A lane in a free slot (or an orphaned one whose memory is all freed by now).
+fn new_lane() -> Result<*mut Lane, RoutingOff> {
     let mut slots = lock_slots();
     if !region::ensure_reserved() {
-        return ptr::null_mut();
+        return Err(RoutingOff::NoAddressRange);
     }
     let size = region::slot_size();
     let mut chosen = slots.iter().position(|s| *s == SlotState::Free);
@@ -504,12 +813,12 @@ fn new_lane() -> *mut Lane {
         }
     }
     let Some(index) = chosen else {
-        return ptr::null_mut();
+        return Err(RoutingOff::LanesExhausted);
     };
     slots[index] = SlotState::InUse;
     // SAFETY: the slot was free and is now claimed under the slot lock; free slots read as
     // zeros (never touched, or discarded).
-    unsafe { Lane::init(region::slot_base(index), size) }
+    Ok(unsafe { Lane::init(region::slot_base(index), size) })
 }
 
 #[cfg(test)]
@@ -524,37 +833,88 @@ mod tests {
 
     #[test]
     fn options_and_reports_read_well() {
-        let o = HeapArenaOptions::new().huge_pages(true).strict(true);
-        assert!(o.huge_pages && o.strict);
+        let o = HeapArenaOptions::new().huge_pages(true);
+        assert!(o.huge_pages);
         assert_eq!(HeapArenaOptions::default(), HeapArenaOptions::new());
-        let report = HeapResetReport {
+        let clean = HeapResetReport {
             lanes_reset: 2,
             lanes_busy: 1,
+            ..HeapResetReport::default()
+        };
+        assert!(clean.is_clean());
+        assert_eq!(
+            clean.to_string(),
+            "2 lane(s) reset, 1 busy, 0 block(s) (0 bytes) pinned by live allocations"
+        );
+        let report = HeapResetReport {
             pinned_blocks: 3,
             pinned_bytes: 3 * BLOCK,
+            ..clean
         };
         assert!(!report.is_clean());
-        assert_eq!(
-            report.to_string(),
-            "2 lane(s) reset, 1 busy, 3 block(s) (196608 bytes) pinned by live allocations"
+        let text = report.to_string();
+        assert!(
+            text.starts_with(
+                "2 lane(s) reset, 1 busy, 3 block(s) (196608 bytes) pinned by live allocations"
+            ),
+            "{text}"
         );
-        let err = PinnedAtReset { report };
+        // A pin names the usual cause and its fixes.
+        for words in [
+            "made before a scope",
+            "64 KiB",
+            "reserve its capacity",
+            "without_arena",
+        ] {
+            assert!(text.contains(words), "{text}");
+        }
+        let err = StrictResetError::Pinned(report);
+        assert_eq!(err.report(), report);
         assert!(err
             .to_string()
             .starts_with("memory allocated in the arena is still live"));
+        let off = HeapResetReport {
+            routing_off: Some(RoutingOff::NoAddressRange),
+            ..clean
+        };
+        assert!(off.to_string().contains("no address range"), "{off}");
+        let err = StrictResetError::RoutingOff(RoutingOff::RouterNotInstalled, off);
+        assert!(err.to_string().contains("#[global_allocator]"), "{err}");
+        for why in [
+            RoutingOff::RouterNotInstalled,
+            RoutingOff::NoAddressRange,
+            RoutingOff::LanesExhausted,
+        ] {
+            assert_eq!(RoutingOff::from_code(why.code()), Some(why));
+        }
+        assert_eq!(RoutingOff::from_code(0), None);
     }
 
     #[test]
-    fn without_the_router_scopes_change_nothing_but_bookkeeping() {
+    fn without_the_router_scopes_say_that_they_route_nothing() {
         // This test binary's global allocator is the system's: nothing is served by the arena,
-        // but lanes are taken and given back.
+        // lanes are taken and given back, and the arena notices.
         let arena = HeapArena::new();
         let v = arena.scope(|| vec![1u8; 100]);
         assert_eq!(v.len(), 100);
         let stats = arena.stats();
         assert_eq!(stats.allocations, 0);
         assert_eq!(stats.lanes_held, 0);
-        assert!(arena.reset().unwrap().is_clean());
+        assert_eq!(stats.routing_off, Some(RoutingOff::RouterNotInstalled));
+        let report = arena.reset();
+        assert!(report.is_clean());
+        assert_eq!(report.routing_off, Some(RoutingOff::RouterNotInstalled));
+        // Every scope finds it again; the strict reset refuses to vouch for anything.
+        arena.scope(|| drop(vec![2u8; 10]));
+        assert_eq!(
+            arena.reset_strict(),
+            Err(StrictResetError::RoutingOff(
+                RoutingOff::RouterNotInstalled,
+                arena.last_reset().unwrap()
+            ))
+        );
+        // No scope since the last reset: nothing to object to.
+        assert!(arena.reset_strict().is_ok());
         assert!(format!("{arena:?}").starts_with("HeapArena"));
     }
 }

@@ -9,6 +9,14 @@
 //! loads and stores; frees from any other thread go to `remote` with an atomic add. A block's
 //! live count is `local - remote` (wrapping).
 //!
+//! The holder's fast path works in the *open block*, the block its bump pointer is in: the
+//! header keeps a pointer to that block's count, a limit at the block's end (or lower) and a
+//! rewind floor at its start (or higher), so an allocation that fits below the limit, and the
+//! free of the newest allocation above the floor, each update one count with no block index to
+//! work out and no span to check. Every other path is out of line and re-derives these fields
+//! (`sync_fast_fields`) after it moves the bump pointer, the run, the high water or the blocks
+//! kept for reuse.
+//!
 //! Fields are atomics so that statistics can be read from other threads without a data race;
 //! the holder updates them with relaxed loads and stores (plain moves on common targets).
 
@@ -22,6 +30,7 @@ const BLOCK_SHIFT: u32 = 16;
 pub(crate) const BLOCK: usize = 1 << BLOCK_SHIFT;
 
 /// The live count of one block.
+#[derive(Debug)]
 #[repr(C)]
 struct BlockCount {
     /// Allocations minus frees made by the holder of the lane.
@@ -39,7 +48,7 @@ impl BlockCount {
 }
 
 /// A lane's table of block counts.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct Table(*const BlockCount);
 
 impl Table {
@@ -56,16 +65,37 @@ impl Table {
 }
 
 /// The header at the start of a lane's slot.
+#[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Lane {
     /// Next free byte.
     pos: AtomicUsize,
+    /// How far the bump pointer may move with nothing else to update: the end of the *open
+    /// block* (the block the bump pointer was in when the fast fields were last synced), of the
+    /// current run or the high water, whichever is lowest. Past it,
+    /// [`alloc_past_limit`](Self::alloc_past_limit) opens the next block, raises the high
+    /// water or moves to another run.
+    limit: AtomicUsize,
+    /// The open block's live count: every allocation the fast path makes, and every free it
+    /// rewinds, lies in the open block, so it counts here with no index to work out. Points
+    /// into the lane's table (derived from the range's base).
+    open: AtomicPtr<BlockCount>,
     /// Start of the current run of free blocks: the bump pointer never goes back before it.
     run_start: AtomicUsize,
+    /// Where a free of the newest allocation may move the bump pointer back to, at the lowest,
+    /// with nothing else to do: `run_start` or the open block's start, whichever is higher, or
+    /// `usize::MAX` while blocks are kept for reuse (then freeing goes through
+    /// [`freed_out_of_order`](Self::freed_out_of_order)).
+    rewind_floor: AtomicUsize,
+    /// The smallest allocation that looks at the blocks kept for reuse: [`RECYCLE_MIN`], or
+    /// `usize::MAX` while none are kept. One compare on the fast path.
+    recycle_from: AtomicUsize,
     /// End of the current run (start of the next pinned block, or the slot's end).
     run_end: AtomicUsize,
-    /// Highest end of any allocation ever made: memory from here on has never been handed out
-    /// since the slot was last discarded, so it reads as zeros.
+    /// Highest end of any allocation ever made, rounded up to a whole block: memory from here
+    /// on has never been handed out since the slot was last discarded, so it reads as zeros.
+    /// (Whole blocks, so that the bump pointer crosses it once per block, not at every
+    /// allocation.)
     high_water: AtomicUsize,
     /// First byte of data (after header and table).
     data_start: AtomicUsize,
@@ -93,6 +123,7 @@ pub(crate) struct Lane {
 }
 
 /// A freed block kept for reuse: `[addr, addr + size)`, all of it free.
+#[derive(Debug)]
 struct Recycled {
     addr: AtomicUsize,
     size: AtomicUsize,
@@ -165,7 +196,11 @@ impl Lane {
         unsafe {
             lane.write(Lane {
                 pos: AtomicUsize::new(data_start),
+                limit: AtomicUsize::new(data_start),
+                open: AtomicPtr::new(std::ptr::null_mut()),
                 run_start: AtomicUsize::new(data_start),
+                rewind_floor: AtomicUsize::new(data_start),
+                recycle_from: AtomicUsize::new(usize::MAX),
                 run_end: AtomicUsize::new((data_start + FRESH_RUN).min(slot_end)),
                 high_water: AtomicUsize::new(data_start),
                 data_start: AtomicUsize::new(data_start),
@@ -180,6 +215,7 @@ impl Lane {
                 recycled: [const { Recycled::empty() }; RECYCLE_SLOTS],
                 recycled_len: AtomicUsize::new(0),
             });
+            (*lane).sync_fast_fields();
         }
         lane
     }
@@ -241,16 +277,121 @@ impl Lane {
 
     /// Bump-allocates `size` bytes aligned to `align` (a power of two); `None` if the slot has
     /// no room. Only the lane's holder calls it.
+    ///
+    /// The fast path, inlined into the router: a bump below [`limit`](Self::limit) and one
+    /// block count; everything else is out of line.
     #[inline(always)]
     pub(crate) fn alloc(&self, size: usize, align: usize) -> Option<usize> {
-        if size >= RECYCLE_MIN && self.recycled_len.load(Relaxed) != 0 {
-            if let Some(addr) = self.alloc_recycled(size, align) {
-                return Some(addr);
-            }
+        if size >= self.recycle_from.load(Relaxed) {
+            return self.alloc_recycled_or_bump(size, align);
         }
         let pos = self.pos.load(Relaxed);
         let start = pos.checked_add(align - 1)? & !(align - 1);
         let end = start.checked_add(size)?;
+        if end > self.limit.load(Relaxed) {
+            return self.alloc_past_limit(start, end, size, align);
+        }
+        self.pos.store(end, Relaxed);
+        self.count_allocation(start, end);
+        Some(start)
+    }
+
+    /// The router's fast path of [`alloc`](Self::alloc) on the lane at `this`: a bump within
+    /// the open block, below the limit, nothing kept for reuse to look at; `None` for anything
+    /// else (then [`alloc`](Self::alloc) serves it). The result is derived from `this`, which
+    /// carries the range's provenance, so the range's base is not loaded.
+    ///
+    /// # Safety
+    ///
+    /// `this` is the header of a lane the calling thread holds, as the route gives it (a
+    /// pointer derived from the range's base).
+    #[inline(always)]
+    pub(crate) unsafe fn alloc_fast(
+        this: *const Lane,
+        size: usize,
+        align: usize,
+    ) -> Option<*mut u8> {
+        // SAFETY: lane headers live forever in the reserved range (caller).
+        let lane = unsafe { &*this };
+        if size >= lane.recycle_from.load(Relaxed) {
+            return None;
+        }
+        let pos = lane.pos.load(Relaxed);
+        // No overflow: `pos` is a user-space address (below 2^63) and `align` at most 2^63.
+        let start = pos.wrapping_add(align - 1) & !(align - 1);
+        let end = start.checked_add(size)?;
+        if end > lane.limit.load(Relaxed) {
+            return None;
+        }
+        // `[start, end)` lies in the open block: `pos` is in it and `limit` at most its end.
+        lane.pos.store(end, Relaxed);
+        lane.open_count(1);
+        lane.allocations
+            .store(lane.allocations.load(Relaxed) + 1, Relaxed);
+        lane.add_bytes(size);
+        Some(
+            this.cast::<u8>()
+                .cast_mut()
+                .wrapping_add(start - this.addr()),
+        )
+    }
+
+    /// The router's fast path of a free by the holder: if `[addr, addr + size)` (arena memory)
+    /// is this lane's newest allocation and lies in the open block, frees it (rewinding the
+    /// bump pointer) and returns `true`; otherwise does nothing and returns `false`. Only the
+    /// holder calls it.
+    ///
+    /// Memory that ends at this lane's bump pointer and starts at or after its floor lies in
+    /// this lane's slot, so the test also tells that the memory is this lane's.
+    #[inline(always)]
+    pub(crate) fn free_if_newest(&self, addr: usize, size: usize) -> bool {
+        let end = addr + size;
+        if end == self.pos.load(Relaxed) && addr >= self.rewind_floor.load(Relaxed) {
+            // `[addr, end)` lies in the open block: it starts at or after the block's start
+            // (the floor) and ends at the bump pointer, which is in it.
+            self.open_count(-1);
+            self.pos.store(addr, Relaxed);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Adds `delta` to the holder's count of the open block.
+    #[inline(always)]
+    fn open_count(&self, delta: i32) {
+        // SAFETY: `open` points at the open block's entry of this lane's table (set by
+        // `sync_fast_fields`, in bounds, carrying the range's provenance); the entry lives as
+        // long as the range, and only the holder (the caller) writes `local`.
+        let c = unsafe { &(*self.open.load(Relaxed)).local };
+        c.store(c.load(Relaxed).wrapping_add_signed(delta), Relaxed);
+    }
+
+    /// `alloc` with blocks kept for reuse: one of them if one fits, else a bump.
+    #[inline(never)]
+    fn alloc_recycled_or_bump(&self, size: usize, align: usize) -> Option<usize> {
+        if let Some(addr) = self.alloc_recycled(size, align) {
+            return Some(addr);
+        }
+        let pos = self.pos.load(Relaxed);
+        let start = pos.checked_add(align - 1)? & !(align - 1);
+        let end = start.checked_add(size)?;
+        if end > self.limit.load(Relaxed) {
+            return self.alloc_past_limit(start, end, size, align);
+        }
+        self.commit(start, end);
+        Some(start)
+    }
+
+    /// `alloc` past the limit: within the run (raising the high water), or in another run.
+    #[inline(never)]
+    fn alloc_past_limit(
+        &self,
+        start: usize,
+        end: usize,
+        size: usize,
+        align: usize,
+    ) -> Option<usize> {
         if end > self.run_end.load(Relaxed) {
             return self.alloc_slow(size, align);
         }
@@ -283,7 +424,7 @@ impl Lane {
             self.recycled[i].set((addr + size, have - size));
         } else {
             self.recycled[i].set(self.recycled[len - 1].get());
-            self.recycled_len.store(len - 1, Relaxed);
+            self.set_recycled_len(len - 1);
         }
         self.count_allocation(addr, addr + size);
         self.reused.store(self.reused.load(Relaxed) + 1, Relaxed);
@@ -295,7 +436,7 @@ impl Lane {
         let len = self.recycled_len.load(Relaxed);
         if len < RECYCLE_SLOTS {
             self.recycled[len].set((addr, size));
-            self.recycled_len.store(len + 1, Relaxed);
+            self.set_recycled_len(len + 1);
         }
     }
 
@@ -319,11 +460,47 @@ impl Lane {
         }
         self.recycled_len.store(len, Relaxed);
         self.pos.store(pos, Relaxed);
+        self.sync_fast_fields();
+    }
+
+    /// Sets how many entries of `recycled` are in use.
+    fn set_recycled_len(&self, len: usize) {
+        self.recycled_len.store(len, Relaxed);
+        self.sync_fast_fields();
+    }
+
+    /// Derives the fast path's fields (`limit`, `open`, `rewind_floor`, `recycle_from`) from
+    /// the bump pointer, the run, the high water and the kept blocks. Every slow path calls it
+    /// after its last change to any of those.
+    fn sync_fast_fields(&self) {
+        let pos = self.pos.load(Relaxed);
+        let slot_end = self.slot_end.load(Relaxed);
+        let open = pos & !(BLOCK - 1);
+        let limit = self
+            .run_end
+            .load(Relaxed)
+            .min(self.high_water.load(Relaxed))
+            .min(open + BLOCK);
+        self.limit.store(limit, Relaxed);
+        // At the slot's end there is no open block: the limit is `pos` (nothing fits) and the
+        // floor above it (nothing rewinds); the pointer names the last block, never used.
+        let index = (open.min(slot_end - BLOCK) - self.slot_base()) >> BLOCK_SHIFT;
+        self.open
+            .store(self.table().0.wrapping_add(index).cast_mut(), Relaxed);
+        let kept = self.recycled_len.load(Relaxed) != 0;
+        let floor = if kept {
+            usize::MAX
+        } else {
+            self.run_start.load(Relaxed).max(open)
+        };
+        self.rewind_floor.store(floor, Relaxed);
+        let from = if kept { RECYCLE_MIN } else { usize::MAX };
+        self.recycle_from.store(from, Relaxed);
     }
 
     /// Forgets the kept blocks (a reset makes all free memory reusable anyway).
     fn clear_recycled(&self) {
-        self.recycled_len.store(0, Relaxed);
+        self.set_recycled_len(0);
     }
 
     /// Makes `[start, end)` (inside the current run, starting at or after `pos`) allocated.
@@ -331,6 +508,7 @@ impl Lane {
     fn commit(&self, start: usize, end: usize) {
         self.pos.store(end, Relaxed);
         self.raise_high_water(end);
+        self.sync_fast_fields();
         self.count_allocation(start, end);
     }
 
@@ -344,6 +522,14 @@ impl Lane {
         self.add_bytes(end - start);
     }
 
+    /// Takes an allocation of `bytes` bytes (made and freed) back out of the statistics.
+    pub(crate) fn forget_allocation(&self, bytes: usize) {
+        self.allocations
+            .store(self.allocations.load(Relaxed) - 1, Relaxed);
+        self.bytes
+            .store(self.bytes.load(Relaxed) - bytes as u64, Relaxed);
+    }
+
     /// Adds to the bytes-served statistic.
     #[inline(always)]
     fn add_bytes(&self, n: usize) {
@@ -351,9 +537,11 @@ impl Lane {
             .store(self.bytes.load(Relaxed) + n as u64, Relaxed);
     }
 
-    /// Records that memory up to `end` has been handed out.
+    /// Records that memory up to `end` has been handed out (the high water moves to the end of
+    /// its block).
     #[inline(always)]
     fn raise_high_water(&self, end: usize) {
+        let end = end.next_multiple_of(BLOCK);
         if end > self.high_water.load(Relaxed) {
             self.high_water.store(end, Relaxed);
         }
@@ -397,6 +585,7 @@ impl Lane {
                     self.run_start.store(run_start, Relaxed);
                     self.run_end.store(run_end, Relaxed);
                     self.pos.store(run_start, Relaxed);
+                    // Syncs the fast fields.
                     self.commit(start, end);
                     return Some(start);
                 }
@@ -438,27 +627,37 @@ impl Lane {
 
     /// Frees `[addr, addr + size)`. `holder`: the calling thread holds the lane. The holder
     /// freeing the newest allocation of the current run moves the bump pointer back (LIFO).
-    #[inline(always)]
+    ///
+    /// The router's fast path is [`free_if_newest`](Self::free_if_newest); this is the rest.
     pub(crate) fn free(&self, addr: usize, size: usize, holder: bool) {
         let end = addr + size;
         let (first, last) = self.blocks(addr, end);
         if holder {
             self.add_local(first, last, -1);
-            if end == self.pos.load(Relaxed) && addr >= self.run_start.load(Relaxed) {
-                if self.recycled_len.load(Relaxed) == 0 {
-                    self.pos.store(addr, Relaxed);
-                } else {
-                    self.rewind_over_recycled(addr);
-                }
-            } else if size >= RECYCLE_MIN
-                && addr >= self.run_start.load(Relaxed)
-                && end <= self.pos.load(Relaxed)
-            {
-                // Only blocks of the current run: no other run can hand them out meanwhile.
-                self.recycle(addr, size);
+            if end == self.pos.load(Relaxed) && addr >= self.rewind_floor.load(Relaxed) {
+                self.pos.store(addr, Relaxed);
+                self.sync_fast_fields();
+            } else {
+                self.freed_out_of_order(addr, size);
             }
         } else {
             self.unhold_remote(first, last);
+        }
+    }
+
+    /// The holder freed `[addr, addr + size)` (already uncounted), and it is not the newest
+    /// allocation or blocks are kept for reuse.
+    #[inline(never)]
+    fn freed_out_of_order(&self, addr: usize, size: usize) {
+        let end = addr + size;
+        if end == self.pos.load(Relaxed) && addr >= self.run_start.load(Relaxed) {
+            self.rewind_over_recycled(addr);
+        } else if size >= RECYCLE_MIN
+            && addr >= self.run_start.load(Relaxed)
+            && end <= self.pos.load(Relaxed)
+        {
+            // Only blocks of the current run: no other run can hand them out meanwhile.
+            self.recycle(addr, size);
         }
     }
 
@@ -485,6 +684,7 @@ impl Lane {
             }
             if newest {
                 self.pos.store(addr + new, Relaxed);
+                self.sync_fast_fields();
             }
             return true;
         }
@@ -511,6 +711,7 @@ impl Lane {
         }
         self.pos.store(end, Relaxed);
         self.raise_high_water(end);
+        self.sync_fast_fields();
         self.add_bytes(new - old);
         true
     }
@@ -537,6 +738,7 @@ impl Lane {
         self.run_start.store(run_start, Relaxed);
         self.run_end.store(run_end, Relaxed);
         self.pos.store(run_start, Relaxed);
+        self.sync_fast_fields();
         scan
     }
 
@@ -583,7 +785,9 @@ impl Lane {
         }
         region::discard(keep, touched_end - keep);
         // From `keep` on, memory reads as zeros again.
-        self.high_water.store(keep.max(pos), Relaxed);
+        // `keep` is a whole block at or past `pos`.
+        self.high_water.store(keep, Relaxed);
+        self.sync_fast_fields();
         touched_end - keep
     }
 

@@ -11,8 +11,14 @@
 //!   thread finds its owner by the address.
 //! - `reset` is safe: memory still live (a value that escaped the scope into a cache, or was
 //!   sent to another thread) pins its 64 KiB block(s), which are skipped until it is freed;
-//!   the report says how much stayed pinned, and [`HeapArenaOptions::strict`] turns pins into
-//!   an error.
+//!   the report says how much stayed pinned, and [`HeapArena::reset_strict`] turns pins into
+//!   an error. The usual surprise: a collection made before a scope with no memory yet
+//!   (`Vec::new()`) and grown inside it gets arena memory, and pins a block at every reset;
+//!   reserve its capacity before the scope, or grow it inside [`without_arena`].
+//! - Scopes that route nothing say so: without `ArenaRouter` as the global allocator, or where
+//!   no address range can be reserved (a low `ulimit -v`), the arena records why
+//!   ([`RoutingOff`], in its statistics and reset reports), prints a warning once per process,
+//!   and [`HeapArena::reset_strict`] fails instead of passing.
 //! - [`without_arena`] sends a part of a scope back to the wrapped allocator (for values meant
 //!   to outlive it); [`with_current_arena`] lets thread pools enter the same arena on their
 //!   workers.
@@ -31,7 +37,9 @@ mod region;
 mod route;
 mod router;
 
-pub use heap_arena::{HeapArena, HeapArenaOptions, HeapArenaStats, HeapResetReport, PinnedAtReset};
+pub use heap_arena::{
+    HeapArena, HeapArenaOptions, HeapArenaStats, HeapResetReport, RoutingOff, StrictResetError,
+};
 pub use router::ArenaRouter;
 
 use lane::Lane;
@@ -42,18 +50,18 @@ use route::RestoreRoute;
 /// result kept across resets), so they don't pin arena memory.
 ///
 /// ```
-/// use arena_router::{without_arena, ArenaRouter, HeapArena, HeapArenaOptions};
+/// use arena_router::{without_arena, ArenaRouter, HeapArena};
 ///
 /// #[global_allocator]
 /// static GLOBAL: ArenaRouter = ArenaRouter::new(std::alloc::System);
 ///
 /// fn main() {
-///     let arena = HeapArena::with_options(HeapArenaOptions::new().strict(true));
+///     let arena = HeapArena::new();
 ///     let kept: Vec<u32> = arena.scope(|| {
 ///         let scratch: Vec<u32> = (0..100).collect(); // from the arena
 ///         without_arena(|| scratch.iter().map(|x| x * 2).collect()) // from the heap
 ///     });
-///     arena.reset().unwrap(); // strict: nothing of the arena is still live
+///     arena.reset_strict().unwrap(); // nothing of the arena is still live
 ///     assert_eq!(kept[99], 198);
 /// }
 /// ```
@@ -73,6 +81,7 @@ pub fn without_arena<R>(f: impl FnOnce() -> R) -> R {
 /// // is not.
 /// assert!(!arena.scope(arena_router::arena_routing_active));
 /// ```
+#[must_use]
 pub fn arena_routing_active() -> bool {
     if route::current().is_null() {
         return false;

@@ -1,35 +1,33 @@
 //! The one reserved address range all arena memory of the process is carved from, so that
-//! "is this pointer arena memory?" is a subtraction and a compare, whichever thread asks.
+//! "is this pointer arena memory?" is one load, an exclusive or and a shift, whichever thread
+//! asks.
 //!
 //! The range is reserved lazily (the first time a [`HeapArena`](super::HeapArena) needs a lane)
-//! and never unmapped, so a pointer into it never dangles into someone else's mapping. It is cut
-//! into [`SLOTS`] equal, power-of-two slots; each lane of an arena owns one slot.
+//! and never unmapped, so a pointer into it never dangles into someone else's mapping. Its
+//! length is a power of two and its base is aligned to it, so the whole range is described by
+//! one word: the base with log2 of the length in its low bits. It is cut into [`SLOTS`] equal,
+//! power-of-two slots; each lane of an arena owns one slot.
 
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// Number of slots (lanes that can exist at once, over all arenas of the process).
+/// log2 of [`SLOTS`].
 #[cfg(not(miri))]
-pub(crate) const SLOTS: usize = 256;
+const SLOT_BITS: u32 = 8;
 #[cfg(miri)]
-pub(crate) const SLOTS: usize = 16;
+const SLOT_BITS: u32 = 4;
 
-/// Where the range is. One static, so the hot paths find all three fields through one address
-/// (one GOT entry in position-independent code). Set once, under [`SLOT_TABLE`]'s lock.
-struct Range {
-    /// Start of the range (null until reserved).
-    base: AtomicPtr<u8>,
-    /// Length of the range in bytes (0 until reserved).
-    len: AtomicUsize,
-    /// log2 of a slot's size.
-    slot_shift: AtomicUsize,
-}
+/// Number of slots (lanes that can exist at once, over all arenas of the process).
+pub(crate) const SLOTS: usize = 1 << SLOT_BITS;
 
-static RANGE: Range = Range {
-    base: AtomicPtr::new(std::ptr::null_mut()),
-    len: AtomicUsize::new(0),
-    slot_shift: AtomicUsize::new(0),
-};
+/// The range as one word: its base (aligned to its length, so to at least 64 KiB) or'ed with
+/// log2 of its length; 0 until reserved. One word, so a reader can never see half of it (a
+/// length with no base yet), and the ownership test on the hot path is a single load.
+static WORD: AtomicUsize = AtomicUsize::new(0);
+
+/// The base of the range as a pointer: the provenance every arena pointer is derived from.
+/// Stored before [`WORD`] (release), so whoever sees the word (acquire) sees it too.
+static BASE: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
 
 /// What a slot is used for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -46,64 +44,83 @@ pub(crate) enum SlotState {
 /// (rare: once per new lane).
 pub(crate) static SLOT_TABLE: Mutex<[SlotState; SLOTS]> = Mutex::new([SlotState::Free; SLOTS]);
 
-/// Whether `addr` lies in the arena range: the router's ownership test, O(1).
+/// Whether `addr` lies in the range described by `word`. With `word == 0` (not reserved) only
+/// address 0 would, and no allocation has address 0.
+#[inline(always)]
+fn word_contains(word: usize, addr: usize) -> bool {
+    // In the range exactly when the bits above log2(len) are the base's; the low bits of the
+    // word (the shift) are shifted out with the rest, and `wrapping_shr` takes the shift
+    // modulo 64, that is from those low bits alone.
+    (addr ^ word).wrapping_shr(word as u32) == 0
+}
+
+/// Whether `addr` lies in the arena range: the router's ownership test, O(1), one load.
 #[inline(always)]
 pub(crate) fn contains(addr: usize) -> bool {
-    let base = RANGE.base.load(Ordering::Relaxed);
-    addr.wrapping_sub(base.addr()) < RANGE.len.load(Ordering::Relaxed)
+    word_contains(WORD.load(Ordering::Acquire), addr)
+}
+
+/// log2 of the range's length (0 before it is reserved).
+#[inline(always)]
+fn len_shift() -> u32 {
+    (WORD.load(Ordering::Acquire) & 63) as u32
+}
+
+/// log2 of a slot's size; only once the range is reserved.
+#[inline(always)]
+fn slot_shift() -> u32 {
+    len_shift() - SLOT_BITS
 }
 
 /// A pointer to `addr`, which lies in the range, carrying the range's provenance.
 #[inline(always)]
 pub(crate) fn ptr_at(addr: usize) -> *mut u8 {
-    let base = RANGE.base.load(Ordering::Relaxed);
+    let base = BASE.load(Ordering::Relaxed);
     base.wrapping_add(addr.wrapping_sub(base.addr()))
 }
 
-/// The base address and size of the slot holding `addr` (which lies in the range).
+/// The base address of the slot holding `addr` (which lies in the range).
 #[inline(always)]
 pub(crate) fn slot_of(addr: usize) -> usize {
-    let base = RANGE.base.load(Ordering::Relaxed).addr();
-    let shift = RANGE.slot_shift.load(Ordering::Relaxed);
-    base + (((addr - base) >> shift) << shift)
+    // Slots are aligned to their size, since the range is aligned to its length.
+    addr & !((1usize << slot_shift()) - 1)
 }
 
 /// The size of one slot (0 before the range is reserved).
 pub(crate) fn slot_size() -> usize {
-    if RANGE.len.load(Ordering::Relaxed) == 0 {
-        0
-    } else {
-        1 << RANGE.slot_shift.load(Ordering::Relaxed)
+    match len_shift() {
+        0 => 0,
+        shift => 1 << (shift - SLOT_BITS),
     }
 }
 
 /// Base address of slot `index`.
 pub(crate) fn slot_base(index: usize) -> usize {
-    RANGE.base.load(Ordering::Relaxed).addr() + (index << RANGE.slot_shift.load(Ordering::Relaxed))
+    BASE.load(Ordering::Relaxed).addr() + (index << slot_shift())
 }
 
 /// Index of the slot whose base is `base`.
 pub(crate) fn slot_index(base: usize) -> usize {
-    (base - RANGE.base.load(Ordering::Relaxed).addr()) >> RANGE.slot_shift.load(Ordering::Relaxed)
+    (base - BASE.load(Ordering::Relaxed).addr()) >> slot_shift()
 }
 
-/// Reserves the range if it is not yet; `false` if the platform has none to give. Call with
-/// [`SLOT_TABLE`] locked.
+/// Reserves the range if it is not yet; `false` if the platform has none to give (or a limit
+/// such as `ulimit -v` refuses every size tried). Call with [`SLOT_TABLE`] locked.
 pub(crate) fn ensure_reserved() -> bool {
-    if RANGE.len.load(Ordering::Relaxed) != 0 {
+    if WORD.load(Ordering::Acquire) != 0 {
         return true;
     }
     let Some((base, len)) = os::reserve() else {
         return false;
     };
-    debug_assert!(len.is_power_of_two() && len >= SLOTS);
-    RANGE
-        .slot_shift
-        .store((len / SLOTS).trailing_zeros() as usize, Ordering::Relaxed);
-    RANGE.base.store(base, Ordering::Relaxed);
-    // Last: a thread that sees the length sees the base too (both are read together only
-    // after a lane exists, which was published through the slot lock).
-    RANGE.len.store(len, Ordering::Release);
+    debug_assert!(len.is_power_of_two() && len >= SLOTS << 16);
+    debug_assert_eq!(base.addr() % len, 0);
+    BASE.store(base, Ordering::Relaxed);
+    // Release: a thread that sees the word (acquire) sees the base pointer too.
+    WORD.store(
+        base.addr() | len.trailing_zeros() as usize,
+        Ordering::Release,
+    );
     true
 }
 
@@ -122,31 +139,51 @@ pub(crate) fn advise_huge_pages(addr: usize, len: usize) {
 mod os {
     use super::ptr_at;
 
-    /// Sizes tried, largest first: address space is plentiful on 64-bit targets, but limits
+    /// Lengths tried, largest first: address space is plentiful on 64-bit targets, but limits
     /// (`ulimit -v`, strict overcommit) may refuse the larger ones.
     const SIZES: [usize; 5] = [1 << 42, 1 << 40, 1 << 38, 1 << 36, 1 << 34];
 
+    /// A range of one of [`SIZES`], aligned to its length: twice the length is mapped and
+    /// what lies outside the aligned part is unmapped again.
     pub(super) fn reserve() -> Option<(*mut u8, usize)> {
         if usize::BITS < 64 {
             return None;
         }
         for len in SIZES {
+            let map_len = 2 * len;
             // SAFETY: a fresh anonymous private mapping at an address of the kernel's choosing;
             // it overlaps nothing and nothing else is affected. `MAP_NORESERVE`: pages are only
             // backed when touched.
             let p = unsafe {
                 libc::mmap(
                     std::ptr::null_mut(),
-                    len,
+                    map_len,
                     libc::PROT_READ | libc::PROT_WRITE,
                     libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                     -1,
                     0,
                 )
             };
-            if p != libc::MAP_FAILED {
-                return Some((p.cast(), len));
+            if p == libc::MAP_FAILED {
+                continue;
             }
+            let p = p.cast::<u8>();
+            let lead = p.addr().next_multiple_of(len) - p.addr();
+            let base = p.wrapping_add(lead);
+            // SAFETY: both pieces lie in the mapping just made, which nothing uses yet, and
+            // are page-aligned (`len` is a multiple of the page size, `p` is page-aligned);
+            // `[base, base + len)` stays mapped. A failed unmap only leaves address space
+            // reserved.
+            unsafe {
+                if lead > 0 {
+                    libc::munmap(p.cast(), lead);
+                }
+                let tail = map_len - lead - len;
+                if tail > 0 {
+                    libc::munmap(base.wrapping_add(len).cast(), tail);
+                }
+            }
+            return Some((base, len));
         }
         None
     }
@@ -181,7 +218,8 @@ mod os {
     const LEN: usize = 1 << 25;
 
     pub(super) fn reserve() -> Option<(*mut u8, usize)> {
-        let layout = Layout::from_size_align(LEN, LEN / super::SLOTS).ok()?;
+        // Aligned to its length, as the native range is.
+        let layout = Layout::from_size_align(LEN, LEN).ok()?;
         // SAFETY: the layout has a non-zero size. The block is never freed: like the mapping,
         // the range lives as long as the process.
         let p = unsafe { System.alloc_zeroed(layout) };
@@ -206,4 +244,39 @@ mod os {
     pub(super) fn discard(_addr: usize, _len: usize) {}
 
     pub(super) fn advise_huge_pages(_addr: usize, _len: usize) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::word_contains;
+
+    #[test]
+    fn an_unreserved_range_contains_no_allocation() {
+        // Before the range is reserved the word is 0: no non-null address is in it, low ones
+        // included (a length published before its base would have taken those for arena
+        // memory).
+        for addr in [1, 8, 0x1000, 0x7fff_ffff, 1 << 40, usize::MAX] {
+            assert!(!word_contains(0, addr), "{addr:#x}");
+        }
+    }
+
+    #[test]
+    fn a_reserved_range_contains_exactly_its_addresses() {
+        let (base, shift) = (7usize << 40, 40);
+        let word = base | shift;
+        let len = 1usize << shift;
+        for (addr, inside) in [
+            (base, true),
+            (base + 1, true),
+            (base + len / 2, true),
+            (base + len - 1, true),
+            (base - 1, false),
+            (base + len, false),
+            (0x1000, false),
+            (shift, false),
+            (base ^ (1 << 63), false),
+        ] {
+            assert_eq!(word_contains(word, addr), inside, "{addr:#x}");
+        }
+    }
 }

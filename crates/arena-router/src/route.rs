@@ -27,6 +27,7 @@ pub(crate) fn replace(lane: *const Lane) -> *const Lane {
 }
 
 /// Puts a previous route back when dropped (also while unwinding).
+#[derive(Debug)]
 pub(crate) struct RestoreRoute(pub(crate) *const Lane);
 
 impl Drop for RestoreRoute {

@@ -28,19 +28,21 @@ use crate::{region, route};
 ///         v.iter().sum::<u64>()
 ///     });
 ///     assert_eq!(total, 499_500);
-///     arena.reset().unwrap(); // the arena's memory is reused by the next scope
+///     arena.reset(); // the arena's memory is reused by the next scope
 /// }
 /// ```
 ///
 /// Costs and rules:
 ///
 /// - Outside a scope an allocation costs one thread-local load more than the wrapped
-///   allocator's, a free one range check (two loads, a subtraction, a compare): arena memory is
+///   allocator's, a free one range check (one load, an exclusive or, a shift): arena memory is
 ///   carved from one reserved address range, so ownership is known in O(1) on any thread.
 /// - Inside a scope, allocations bump a pointer in the thread's lane; freeing the newest one
-///   moves it back, and `realloc` grows or shrinks the newest one in place. Memory freed out of
-///   order is reused before the lane grows: recent frees by size, and blocks whose allocations
-///   were all freed, so code that frees in any order keeps working in warm memory.
+///   moves it back, and `realloc` grows or shrinks the newest one in place. An allocation and
+///   the free of the newest one within the current 64 KiB block are the fast path: a few loads,
+///   compares and stores each, no call. Memory freed out of order is reused before the lane
+///   grows: recent frees by size, and blocks whose allocations were all freed, so code that
+///   frees in any order keeps working in warm memory.
 /// - Frees of arena memory may come from any thread, at any time (also after a reset or after
 ///   the arena is dropped): the block the memory is in stays pinned, and out of reuse, until
 ///   then.
@@ -53,11 +55,23 @@ pub struct ArenaRouter<G = System> {
 
 impl<G> ArenaRouter<G> {
     /// A router over `inner`, the allocator used outside arena scopes.
+    ///
+    /// ```
+    /// static ROUTER: arena_router::ArenaRouter = arena_router::ArenaRouter::new(std::alloc::System);
+    /// # let _ = &ROUTER;
+    /// ```
+    #[must_use]
     pub const fn new(inner: G) -> Self {
         ArenaRouter { inner }
     }
 
     /// The wrapped allocator.
+    ///
+    /// ```
+    /// let router = arena_router::ArenaRouter::new(std::alloc::System);
+    /// let _system: &std::alloc::System = router.inner();
+    /// ```
+    #[must_use]
     pub const fn inner(&self) -> &G {
         &self.inner
     }
@@ -90,8 +104,13 @@ unsafe impl<G: GlobalAlloc> GlobalAlloc for ArenaRouter<G> {
             // SAFETY: the caller's contract (non-zero size) is passed on unchanged.
             return unsafe { self.inner.alloc(layout) };
         }
-        // SAFETY: a non-null route points at a lane this thread holds; the caller's contract
-        // is passed on.
+        // SAFETY: a non-null route points at the header of a lane this thread holds, in the
+        // reserved range, which is never unmapped; the route's pointer was derived from the
+        // range's base.
+        if let Some(p) = unsafe { Lane::alloc_fast(lane, layout.size(), layout.align()) } {
+            return p;
+        }
+        // SAFETY: as above; the caller's contract (non-zero size) is passed on.
         unsafe { self.alloc_in_lane(lane, layout) }
     }
 
@@ -112,6 +131,14 @@ unsafe impl<G: GlobalAlloc> GlobalAlloc for ArenaRouter<G> {
         if !region::contains(addr) {
             // SAFETY: not arena memory, so it came from the wrapped allocator with this layout.
             return unsafe { self.inner.dealloc(ptr, layout) };
+        }
+        let lane = route::current();
+        // SAFETY: a non-null route points at the header of a lane this thread holds (lane
+        // headers live forever in the reserved range); `[addr, addr + size)` is arena memory
+        // handed out with this size (the caller's contract), which `free_if_newest` only frees
+        // if it is that lane's newest allocation.
+        if !lane.is_null() && unsafe { &*lane }.free_if_newest(addr, layout.size()) {
+            return;
         }
         free_in_lane(addr, layout.size());
     }
@@ -146,8 +173,8 @@ unsafe impl<G: GlobalAlloc> GlobalAlloc for ArenaRouter<G> {
 }
 
 impl<G: GlobalAlloc> ArenaRouter<G> {
-    /// `alloc` inside a scope: from the lane, or from the wrapped allocator if it is full.
-    /// Kept out of line so the path outside scopes stays a load, a test and a jump.
+    /// `alloc` inside a scope, past the fast path: from the lane, or from the wrapped
+    /// allocator if it is full. Out of line, so the fast path needs no stack frame.
     ///
     /// # Safety
     ///
@@ -156,8 +183,7 @@ impl<G: GlobalAlloc> ArenaRouter<G> {
     unsafe fn alloc_in_lane(&self, lane: *const Lane, layout: Layout) -> *mut u8 {
         // SAFETY: a non-null route points at the header of a lane this thread holds, in the
         // reserved range, which is never unmapped.
-        let lane = unsafe { &*lane };
-        match lane.alloc(layout.size(), layout.align()) {
+        match unsafe { &*lane }.alloc(layout.size(), layout.align()) {
             Some(addr) => region::ptr_at(addr),
             // SAFETY: the caller's contract (non-zero size) is passed on.
             None => unsafe { self.inner.alloc(layout) },
@@ -168,10 +194,11 @@ impl<G: GlobalAlloc> ArenaRouter<G> {
     ///
     /// # Safety
     ///
-    /// As for [`alloc_in_lane`](Self::alloc_in_lane).
+    /// `lane` is this thread's route (non-null); `layout` has a non-zero size.
     #[inline(never)]
     unsafe fn alloc_zeroed_in_lane(&self, lane: *const Lane, layout: Layout) -> *mut u8 {
-        // SAFETY: as in `alloc_in_lane`.
+        // SAFETY: a non-null route points at the header of a lane this thread holds, in the
+        // reserved range, which is never unmapped.
         let lane = unsafe { &*lane };
         let fresh_from = lane.high_water();
         match lane.alloc(layout.size(), layout.align()) {
@@ -189,11 +216,12 @@ impl<G: GlobalAlloc> ArenaRouter<G> {
     }
 }
 
-/// `dealloc` of arena memory: uncounts its blocks in its lane (by the holder, or remotely).
+/// `dealloc` of arena memory past the fast path: uncounts its blocks in its lane, by the holder
+/// (the memory is not the newest, or spans blocks) or remotely.
 #[inline(never)]
 fn free_in_lane(addr: usize, size: usize) {
-    let lane = Lane::of(addr);
+    let lane = region::ptr_at(region::slot_of(addr)).cast::<Lane>();
     // SAFETY: `lane` is the header of the slot holding `addr`; the slot has been a lane since
     // the memory was handed out, since slots are only released once no block is live.
-    unsafe { &*lane }.free(addr, size, lane == route::current());
+    unsafe { &*lane }.free(addr, size, lane.cast_const() == route::current());
 }

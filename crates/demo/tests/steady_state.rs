@@ -4,7 +4,7 @@
 
 use allocarrays::{
     with_allocator, AllocArray, ArenaRouter, ArrayAllocator, BumperAllocator, CheckedAllocArray,
-    HeapArena, HeapArenaOptions, ToAllocArrays,
+    HeapArena, ToAllocArrays,
 };
 use allocarrays_demo::alloc_stack::{
     counting_active, per_backend, thread_counts, with_backend, Backend, Counting, Switch,
@@ -88,11 +88,11 @@ fn arena_inference_makes_no_allocator_calls_per_batch() {
             assert_eq!(checked_calls, 0, "CheckedAllocArray, {backend}");
             // Plain arrays, every allocation routed to a heap arena; strict: nothing of a
             // batch outlives it.
-            let heap = HeapArena::with_options(HeapArenaOptions::new().strict(true));
+            let heap = HeapArena::new();
             let mut routed_pass = || {
                 for x in &plain {
                     heap.scope(|| out.assign(&model.forward(x).view()));
-                    heap.reset().expect("nothing escapes a batch");
+                    heap.reset_strict().expect("nothing escapes a batch");
                 }
             };
             routed_pass();
