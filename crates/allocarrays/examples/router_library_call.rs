@@ -28,8 +28,8 @@ fn main() {
         served = arena.stats().allocations;
         assert!(served > 0, "the library's allocations came from the arena");
         arena
-            .reset()
-            .expect("nothing the call allocated is still alive");
+            .reset_strict()
+            .expect("nothing the call allocated is still alive, and routing is on");
     }
     let stats = arena.stats();
     assert_eq!(stats.spills, 0, "everything fit in the arena");
