@@ -586,6 +586,8 @@ unsafe impl Buffer for AutoscalingAllocBuffer {
         stats.slabs = 1 + self.additional.len();
         stats.spare_slabs = self.additional.iter().filter(|c| c.offset == 0).count();
         stats.big_allocations = 0;
+        stats.position = self.main.offset;
+        stats.slab_end = self.main.capacity;
         Some(stats)
     }
 }

@@ -8,7 +8,9 @@ use core::ptr::NonNull;
 
 use crate::buffer::{Buffer, BufferStats};
 use crate::bump::{bump_offset, resize_last};
+use crate::checkpoint::CheckpointGuard;
 use crate::error::AllocError;
+use crate::scope::Scope;
 
 /// The usable part of an `AllocBuffer`'s memory starts at an address aligned to this, so every
 /// request aligned up to it takes the fast path.
@@ -88,6 +90,7 @@ impl AllocBuffer<'static> {
     /// # Panics
     ///
     /// If the system allocator can't provide the memory (see [`try_with_capacity`](Self::try_with_capacity)).
+    #[must_use]
     pub fn new() -> Self {
         Self::with_capacity(DEFAULT_ALLOC_BUFFER_CAPACITY)
     }
@@ -104,6 +107,7 @@ impl AllocBuffer<'static> {
     ///
     /// If the system allocator can't provide the memory.
     #[track_caller]
+    #[must_use]
     pub fn with_capacity(capacity: usize) -> Self {
         match Self::try_with_capacity(capacity) {
             Ok(buf) => buf,
@@ -112,6 +116,11 @@ impl AllocBuffer<'static> {
     }
 
     /// Like [`with_capacity`](Self::with_capacity), but returns an error instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::SizeOverflow`] if `capacity` exceeds `isize::MAX - 63` (no allocation can be
+    /// that large), [`AllocError::OutOfMemory`] if the system allocator refuses the memory.
     ///
     /// ```
     /// use bumper::{AllocBuffer, AllocError};
@@ -183,26 +192,63 @@ impl<'m> AllocBuffer<'m> {
     /// let buf = bumper::AllocBuffer::from_uninit(&mut storage.0);
     /// assert_eq!(buf.capacity(), 64);
     /// ```
+    #[must_use]
     pub fn from_uninit(memory: &'m mut [MaybeUninit<u8>]) -> Self {
         let capacity = memory.len();
         let start = NonNull::from(memory).cast::<u8>();
         Self::from_raw_parts(start, capacity, Owner::Borrowed)
     }
 
+    /// Runs `f` in a scope on this buffer: the same as [`Buffer::no_escape`], callable without
+    /// importing the trait.
+    ///
+    /// ```
+    /// let mut buf = bumper::AllocBuffer::with_capacity(64);
+    /// let sum = buf.no_escape(|s| s.alloc_slice_fill(4, 2u32).iter().sum::<u32>());
+    /// assert_eq!(sum, 8);
+    /// ```
+    #[inline(always)]
+    pub fn no_escape<R, F>(&mut self, f: F) -> R
+    where
+        F: for<'s> FnOnce(&mut Scope<'s, Self>) -> R,
+    {
+        crate::scope::run_scope(self, f)
+    }
+
+    /// A guard that restores the buffer's current position when dropped: the same as
+    /// [`Buffer::checkpoint_guard`], callable without importing the trait.
+    ///
+    /// ```
+    /// let mut buf = bumper::AllocBuffer::with_capacity(64);
+    /// {
+    ///     let mut guard = buf.checkpoint_guard();
+    ///     guard.scope().alloc(1u64);
+    /// }
+    /// assert_eq!(buf.used(), 0);
+    /// ```
+    #[inline]
+    #[must_use = "the checkpoint is restored when the guard is dropped"]
+    pub fn checkpoint_guard(&mut self) -> CheckpointGuard<'_, Self> {
+        CheckpointGuard::new(self)
+    }
+
     /// Bytes in the buffer.
     #[inline]
+    #[must_use]
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
     /// Bytes from the start to the bump position (alignment padding included).
     #[inline]
+    #[must_use]
     pub fn used(&self) -> usize {
         self.offset
     }
 
     /// Bytes left after the bump position.
     #[inline]
+    #[must_use]
     pub fn remaining(&self) -> usize {
         self.capacity - self.offset
     }
@@ -210,6 +256,7 @@ impl<'m> AllocBuffer<'m> {
     /// The address range of the buffer's memory; every allocation lies inside it. (Borrowed
     /// memory too short to reach a 16-byte aligned address gives an empty buffer whose range
     /// starts at that address, just past the memory.)
+    #[must_use]
     pub fn memory_range(&self) -> core::ops::Range<usize> {
         let start = self.start.as_ptr().addr();
         start..start + self.capacity
@@ -408,6 +455,8 @@ unsafe impl Buffer for AllocBuffer<'_> {
             slabs: 1,
             spare_slabs: 0,
             big_allocations: 0,
+            position: self.offset,
+            slab_end: self.capacity,
         })
     }
 }

@@ -19,7 +19,7 @@ impl<'s, B: Buffer> Scope<'s, B> {
     /// ```
     /// use bumper::{Buffer, SlabBuffer};
     ///
-    /// let mut buf: SlabBuffer = SlabBuffer::new();
+    /// let mut buf = SlabBuffer::new();
     /// buf.no_escape(|s| {
     ///     let mut m = s.alloc_array_zeroed::<f64, _>((2, 3));
     ///     m[[1, 2]] = 5.0;
@@ -39,6 +39,13 @@ impl<'s, B: Buffer> Scope<'s, B> {
     }
 
     /// A zeroed n-d array of `shape`, or the error.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::SizeOverflow`] if the shape's element count or byte size exceeds `isize::MAX`; otherwise
+    /// the buffer's error ([`AllocError::BufferFull`] for a fixed buffer,
+    /// [`AllocError::OutOfMemory`] for a growable one) if it can't serve the request. The buffer
+    /// is unchanged after an error.
     ///
     /// ```
     /// use bumper::{AllocBuffer, AllocError, Buffer};
@@ -73,6 +80,13 @@ impl<'s, B: Buffer> Scope<'s, B> {
     }
 
     /// An n-d array of `shape` filled with `value`, or the error.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::SizeOverflow`] if the shape's element count or byte size exceeds `isize::MAX`; otherwise
+    /// the buffer's error ([`AllocError::BufferFull`] for a fixed buffer,
+    /// [`AllocError::OutOfMemory`] for a growable one) if it can't serve the request. The buffer
+    /// is unchanged after an error.
     #[inline]
     pub fn try_alloc_array_fill<T: Clone, Sh: IntoDimension>(
         &self,
@@ -91,7 +105,7 @@ impl<'s, B: Buffer> Scope<'s, B> {
     /// ```
     /// use bumper::{Buffer, SlabBuffer};
     ///
-    /// let mut buf: SlabBuffer = SlabBuffer::new();
+    /// let mut buf = SlabBuffer::new();
     /// buf.no_escape(|s| {
     ///     let mut m = s.alloc_array_uninit::<i64, _>((2, 2));
     ///     m.indexed_iter_mut().for_each(|((i, j), x)| { x.write((i * 2 + j) as i64); });
@@ -110,6 +124,13 @@ impl<'s, B: Buffer> Scope<'s, B> {
     }
 
     /// An n-d array of `shape` with uninitialised elements, or the error.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::SizeOverflow`] if the shape's element count or byte size exceeds `isize::MAX`; otherwise
+    /// the buffer's error ([`AllocError::BufferFull`] for a fixed buffer,
+    /// [`AllocError::OutOfMemory`] for a growable one) if it can't serve the request. The buffer
+    /// is unchanged after an error.
     #[inline]
     pub fn try_alloc_array_uninit<T, Sh: IntoDimension>(
         &self,

@@ -8,7 +8,9 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::buffer::{Buffer, BufferStats};
 use crate::bump::{bump_offset, resize_last};
+use crate::checkpoint::CheckpointGuard;
 use crate::error::AllocError;
+use crate::scope::Scope;
 
 /// The default slab size: 1 MiB.
 pub const DEFAULT_SLAB_SIZE: usize = 1 << 20;
@@ -35,7 +37,7 @@ static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 /// ```
 /// use bumper::{Buffer, SlabBuffer};
 ///
-/// let mut buf: SlabBuffer = SlabBuffer::new(); // 1 MiB slabs
+/// let mut buf = SlabBuffer::new(); // 1 MiB slabs
 /// let n = buf.no_escape(|s| {
 ///     let big = s.alloc_slice_fill(1_000_000, 1u8); // > half a slab: its own allocation
 ///     let small = s.alloc_slice_fill(10, 2u8); // bumped in the first slab
@@ -77,14 +79,49 @@ pub struct SlabCheckpoint {
     offset: usize,
 }
 
+impl SlabBuffer {
+    /// An empty buffer with the default 1 MiB slabs ([`DEFAULT_SLAB_SIZE`]); the first slab is
+    /// allocated on first use.
+    ///
+    /// `new` is defined for the default slab size only, so `SlabBuffer::new()` needs no type
+    /// annotation. Other sizes: [`SlabBuffer::<N>::with_slab_size()`](SlabBuffer::with_slab_size).
+    ///
+    /// ```
+    /// use bumper::SlabBuffer;
+    ///
+    /// let mut buf = SlabBuffer::new();
+    /// assert_eq!(buf.slab_size(), 1 << 20);
+    /// let sum = buf.no_escape(|s| s.alloc_slice_copy(&[1, 2, 3]).iter().sum::<i32>());
+    /// assert_eq!(sum, 6);
+    /// ```
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_slab_size()
+    }
+}
+
 impl<const SLAB_SIZE: usize> SlabBuffer<SLAB_SIZE> {
     const VALID_SLAB_SIZE: () = assert!(
         SLAB_SIZE >= SLAB_ALIGN && SLAB_SIZE <= isize::MAX as usize / 2,
         "SlabBuffer: SLAB_SIZE must be at least 64 bytes and at most isize::MAX / 2"
     );
 
-    /// An empty buffer; the first slab is allocated on first use.
-    pub fn new() -> Self {
+    /// An empty buffer with slabs of `SLAB_SIZE` bytes; the first slab is allocated on first
+    /// use. (For the default 1 MiB slabs, [`SlabBuffer::new`] needs no type annotation.)
+    ///
+    /// `SLAB_SIZE` is checked at compile time: at least 64 bytes, at most `isize::MAX / 2`.
+    ///
+    /// ```
+    /// use bumper::SlabBuffer;
+    ///
+    /// let buf = SlabBuffer::<4096>::with_slab_size();
+    /// assert_eq!(buf.slab_size(), 4096);
+    /// // Or let the type say it:
+    /// let buf: SlabBuffer<65536> = SlabBuffer::with_slab_size();
+    /// assert_eq!(buf.slab_size(), 65536);
+    /// ```
+    #[must_use]
+    pub fn with_slab_size() -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::VALID_SLAB_SIZE;
         let sentinel = ptr::without_provenance_mut::<u8>(SLAB_ALIGN);
@@ -100,18 +137,54 @@ impl<const SLAB_SIZE: usize> SlabBuffer<SLAB_SIZE> {
         }
     }
 
+    /// Runs `f` in a scope on this buffer: the same as [`Buffer::no_escape`], callable without
+    /// importing the trait.
+    ///
+    /// ```
+    /// let mut buf = bumper::SlabBuffer::new();
+    /// let sum = buf.no_escape(|s| s.alloc_slice_fill(4, 2u32).iter().sum::<u32>());
+    /// assert_eq!(sum, 8);
+    /// ```
+    #[inline(always)]
+    pub fn no_escape<R, F>(&mut self, f: F) -> R
+    where
+        F: for<'s> FnOnce(&mut Scope<'s, Self>) -> R,
+    {
+        crate::scope::run_scope(self, f)
+    }
+
+    /// A guard that restores the buffer's current position when dropped: the same as
+    /// [`Buffer::checkpoint_guard`], callable without importing the trait.
+    ///
+    /// ```
+    /// let mut buf = bumper::SlabBuffer::new();
+    /// {
+    ///     let mut guard = buf.checkpoint_guard();
+    ///     guard.scope().alloc(1u64);
+    /// }
+    /// assert_eq!(buf.used(), 0);
+    /// ```
+    #[inline]
+    #[must_use = "the checkpoint is restored when the guard is dropped"]
+    pub fn checkpoint_guard(&mut self) -> CheckpointGuard<'_, Self> {
+        CheckpointGuard::new(self)
+    }
+
     /// The slab size in bytes.
+    #[must_use]
     pub const fn slab_size(&self) -> usize {
         SLAB_SIZE
     }
 
     /// Bytes used: full slabs before the current one, the current slab up to the bump position,
     /// and the big allocations.
+    #[must_use]
     pub fn used(&self) -> usize {
         self.current * SLAB_SIZE + self.offset + self.big_bytes
     }
 
     /// Bytes held: all slabs (spares included) and the big allocations.
+    #[must_use]
     pub fn capacity(&self) -> usize {
         self.slabs.len() * SLAB_SIZE + self.big_bytes
     }
@@ -122,7 +195,7 @@ impl<const SLAB_SIZE: usize> SlabBuffer<SLAB_SIZE> {
     /// ```
     /// use bumper::{Buffer, SlabBuffer};
     ///
-    /// let mut buf: SlabBuffer<1024> = SlabBuffer::new();
+    /// let mut buf: SlabBuffer<1024> = SlabBuffer::with_slab_size();
     /// buf.no_escape(|s| {
     ///     for _ in 0..4 {
     ///         s.alloc_slice_fill(400, 0u8);
@@ -261,8 +334,9 @@ impl<const SLAB_SIZE: usize> SlabBuffer<SLAB_SIZE> {
 }
 
 impl<const SLAB_SIZE: usize> Default for SlabBuffer<SLAB_SIZE> {
+    /// Same as [`SlabBuffer::with_slab_size`] (and [`SlabBuffer::new`] for the default size).
     fn default() -> Self {
-        Self::new()
+        Self::with_slab_size()
     }
 }
 
@@ -346,6 +420,8 @@ unsafe impl<const SLAB_SIZE: usize> Buffer for SlabBuffer<SLAB_SIZE> {
             slabs: self.slabs.len(),
             spare_slabs: self.slabs.len().saturating_sub(self.current + 1),
             big_allocations: self.big.len(),
+            position: self.offset,
+            slab_end: self.limit,
         })
     }
 }

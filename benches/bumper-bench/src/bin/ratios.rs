@@ -260,7 +260,7 @@ fn parse_args() -> Options {
 
 fn fast_path_workload<'a>() -> Workload<'a> {
     let mut alloc = AllocBuffer::with_capacity(ARENA_CAPACITY);
-    let mut slab: SlabBuffer = SlabBuffer::new();
+    let mut slab = SlabBuffer::new();
     let mut bumpalo = new_bumpalo();
     let mut bump_scope_a = new_bump_scope();
     let mut bump_scope_b = new_bump_scope();
@@ -406,7 +406,7 @@ fn default_vs_explicit_workload(inputs: &ScopeInputs) -> Workload<'_> {
 fn check_results(x: &[i64]) {
     let expected = scope_expected();
     let mut alloc = AllocBuffer::with_capacity(ARENA_CAPACITY);
-    let mut slab: SlabBuffer = SlabBuffer::new();
+    let mut slab = SlabBuffer::new();
     let mut bump_scope = new_bump_scope();
     let mut bumpalo = new_bumpalo();
     let results = [
