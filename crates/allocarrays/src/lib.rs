@@ -71,7 +71,7 @@ pub use arena_router::{
     HeapResetReport, PinnedAtReset,
 };
 pub use array::{AllocArray, AllocArrayBase, AllocView, AllocViewBase, ReshapeError};
-pub use autoscaling::{AutoscalingAllocBuffer, AutoscalingCheckpoint};
+pub use autoscaling::{AutoscalingAllocBuffer, AutoscalingCheckpoint, HistorySizeError};
 pub use checked::{
     Checked, CheckedAllocArray, CheckedView, Checking, InvalidMemory, Unchecked,
     UncheckedArenaArray,

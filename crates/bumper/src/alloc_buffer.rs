@@ -276,8 +276,22 @@ impl<'m> AllocBuffer<'m> {
                 // its provenance; non-null because the start of the memory is.
                 Ok(unsafe { NonNull::new_unchecked(self.start.as_ptr().add(start)) })
             }
-            _ => Err(self.full(layout)),
+            _ => self.no_room(layout),
         }
+    }
+
+    /// The request doesn't fit: a zero-size one still succeeds (any aligned non-null pointer
+    /// serves it, whatever room is left, also in a buffer of capacity 0); any other is an error.
+    #[cold]
+    #[inline(never)]
+    fn no_room(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        if layout.size() == 0 {
+            return Ok(
+                NonNull::new(core::ptr::without_provenance_mut(layout.align()))
+                    .expect("alignments are non-zero"),
+            );
+        }
+        Err(self.full(layout))
     }
 
     #[cold]
@@ -415,7 +429,7 @@ unsafe impl Buffer for AllocBuffer<'_> {
             // provenance; aligned because `start` is a multiple of the alignment and the memory
             // starts aligned to at least it; non-null because the start of the memory is.
             Some(start) => Ok(unsafe { NonNull::new_unchecked(self.start.as_ptr().add(start)) }),
-            None => Err(self.full(layout)),
+            None => self.no_room(layout),
         }
     }
 

@@ -142,14 +142,24 @@ impl<'s, B: Buffer> Scope<'s, B> {
     }
 }
 
-/// The number of elements of `dim`, or `SizeOverflow` if the product overflows `isize::MAX`
-/// (ndarray's own limit, which also holds for zero-sized element types).
+/// The number of elements of `dim`, or `SizeOverflow` if it can't be an ndarray shape:
+/// ndarray wants the product of the *non-zero* axis lengths within `isize::MAX` (also for
+/// zero-sized element types, and also when another axis is 0 and the array is empty).
 #[inline]
 fn element_count<D: Dimension>(dim: &D) -> Result<usize, AllocError> {
-    match dim.size_checked() {
-        Some(n) if n <= isize::MAX as usize => Ok(n),
-        _ => Err(AllocError::SizeOverflow),
+    let mut product: usize = 1;
+    let mut empty = false;
+    for &len in dim.slice() {
+        if len == 0 {
+            empty = true;
+        } else {
+            product = product.checked_mul(len).ok_or(AllocError::SizeOverflow)?;
+        }
     }
+    if product > isize::MAX as usize {
+        return Err(AllocError::SizeOverflow);
+    }
+    Ok(if empty { 0 } else { product })
 }
 
 #[inline]
