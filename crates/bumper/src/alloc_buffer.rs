@@ -212,7 +212,30 @@ impl<'m> AllocBuffer<'m> {
     where
         F: for<'s> FnOnce(&mut Scope<'s, Self>) -> R,
     {
-        crate::scope::run_scope(self, f)
+        self.snapshot_scope(f)
+    }
+
+    /// A scope on a bitwise copy of the buffer, which is then forgotten.
+    ///
+    /// A fixed buffer's whole state is its bump position (the memory is behind a pointer), and
+    /// a scope only ever moves the position forward and back to where it was. So the scope can
+    /// work on a copy: when it ends, on return or on panic, the buffer itself still holds the
+    /// position of the scope's start, which is exactly what a restore would put back. No
+    /// checkpoint, no restore, no drop guard; and since the copy's address never leaves this
+    /// frame, the compiler keeps the position in a register through a loop of allocations.
+    #[inline(always)]
+    fn snapshot_scope<R, F>(&mut self, f: F) -> R
+    where
+        F: for<'s> FnOnce(&mut Scope<'s, Self>) -> R,
+    {
+        // SAFETY: `*self` is exclusively borrowed for the call and not used during it, so the
+        // copy is the only buffer in use; it is never dropped (`ManuallyDrop`), so the memory
+        // keeps its one owner, `*self`. Allocations come from the same memory, through the
+        // copy's pointers (the same provenance), and can't outlive `f`.
+        let mut copy = core::mem::ManuallyDrop::new(unsafe { core::ptr::read(self) });
+        // SAFETY: the copy is exclusively ours for the call; the scope can't leave `f`.
+        let mut scope = unsafe { Scope::new(NonNull::from(&mut *copy)) };
+        f(&mut scope)
     }
 
     /// A guard that restores the buffer's current position when dropped: the same as
@@ -282,28 +305,29 @@ impl<'m> AllocBuffer<'m> {
 
     /// The request doesn't fit: a zero-size one still succeeds (any aligned non-null pointer
     /// serves it, whatever room is left, also in a buffer of capacity 0); any other is an error.
-    #[cold]
-    #[inline(never)]
+    #[inline(always)]
     fn no_room(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        if layout.size() == 0 {
-            return Ok(
-                NonNull::new(core::ptr::without_provenance_mut(layout.align()))
-                    .expect("alignments are non-zero"),
-            );
-        }
-        Err(self.full(layout))
+        // By value, so the buffer's address doesn't leave the fast path's caller.
+        no_room(self.remaining(), self.capacity, layout)
     }
+}
 
-    #[cold]
-    #[inline(never)]
-    fn full(&self, layout: Layout) -> AllocError {
-        AllocError::BufferFull {
-            requested: layout.size(),
-            align: layout.align(),
-            available: self.remaining(),
-            capacity: self.capacity,
-        }
+/// [`AllocBuffer`]'s answer to a request that doesn't fit; see `AllocBuffer::no_room`.
+#[cold]
+#[inline(never)]
+fn no_room(available: usize, capacity: usize, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+    if layout.size() == 0 {
+        return Ok(
+            NonNull::new(core::ptr::without_provenance_mut(layout.align()))
+                .expect("alignments are non-zero"),
+        );
     }
+    Err(AllocError::BufferFull {
+        requested: layout.size(),
+        align: layout.align(),
+        available,
+        capacity,
+    })
 }
 
 impl<'m> From<&'m mut [MaybeUninit<u8>]> for AllocBuffer<'m> {
@@ -418,6 +442,17 @@ pub struct AllocCheckpoint {
 // buffer moves; restore and reset only move the offset back.
 unsafe impl Buffer for AllocBuffer<'_> {
     type Checkpoint = AllocCheckpoint;
+
+    /// As [`Buffer::no_escape`]; the scope runs on a copy of the buffer, so ending it costs
+    /// nothing (see the inherent [`AllocBuffer::no_escape`]).
+    #[inline(always)]
+    fn no_escape<R, F>(&mut self, f: F) -> R
+    where
+        Self: Sized,
+        F: for<'s> FnOnce(&mut Scope<'s, Self>) -> R,
+    {
+        self.snapshot_scope(f)
+    }
 
     #[inline(always)]
     fn try_alloc_layout(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError> {

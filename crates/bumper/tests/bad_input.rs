@@ -191,6 +191,7 @@ fn alignments_up_to_2_pow_29_are_honoured_or_refused() {
         let mut fixed = AllocBuffer::with_capacity(64);
         fixed.alloc_layout(Layout::new::<u8>());
         let layout = Layout::from_size_align(8, align).unwrap();
+        let available = fixed.remaining();
         match fixed.try_alloc_layout(layout) {
             Ok(p) => assert_eq!(p.as_ptr() as usize % align, 0),
             Err(err) => assert_eq!(
@@ -198,12 +199,12 @@ fn alignments_up_to_2_pow_29_are_honoured_or_refused() {
                 AllocError::BufferFull {
                     requested: 8,
                     align,
-                    available: 63,
+                    available,
                     capacity: 64
                 }
             ),
         }
-        assert!(fixed.used() == 1 || fixed.used() <= 64);
+        assert!(fixed.used() <= 64);
     }
     // A growable buffer serves a big alignment with a separate allocation.
     #[cfg(not(miri))] // a 512 MiB-aligned block: too much for Miri's address space
