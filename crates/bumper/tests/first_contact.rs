@@ -219,3 +219,74 @@ impl<B: bumper::Buffer> StatsNow for B {
         self.stats().expect("the crate's buffers keep stats")
     }
 }
+
+#[test]
+fn a_scope_ends_right_on_panic_with_new_slabs_and_big_allocations() {
+    // A fresh buffer: its first scope makes the bookkeeping, slabs and big allocations, then
+    // panics; the buffer is back at its start, the big allocations are freed, the slabs kept.
+    let mut buf = SlabBuffer::<1024>::with_slab_size();
+    let err = catch_unwind(AssertUnwindSafe(|| {
+        buf.no_escape(|s| {
+            for _ in 0..5 {
+                s.alloc_slice_fill(400, 1u8);
+            }
+            s.alloc_slice_fill(5000, 2u8); // big
+            s.no_escape(|inner| {
+                inner.alloc_slice_fill(3000, 3u8); // big, freed by the inner scope
+                inner.alloc_slice_fill(400, 3u8);
+            });
+            s.alloc_slice_fill(6000, 4u8); // big
+            assert_eq!(s.stats().unwrap().big_allocations, 2);
+            panic!("boom");
+        })
+    }))
+    .unwrap_err();
+    assert_eq!(panic_text(&*err), "boom");
+    let st = buf.stats_now();
+    assert_eq!(
+        (
+            st.used,
+            st.big_allocations,
+            st.slabs,
+            st.spare_slabs,
+            st.position
+        ),
+        (0, 0, 3, 2, 0)
+    );
+    // And it works on: the same slabs serve the next scope, whose allocations don't overlap.
+    buf.no_escape(|s| {
+        let a = s.alloc_slice_fill(400, 5u8);
+        let b = s.alloc_slice_fill(400, 6u8);
+        let c = s.alloc_slice_fill(400, 7u8); // the second slab
+        assert!(a.iter().all(|&x| x == 5) && b.iter().all(|&x| x == 6));
+        assert!(c.iter().all(|&x| x == 7));
+        assert_eq!(s.stats().unwrap().slabs, 3);
+    });
+    // Returning normally does the same.
+    let used = buf.no_escape(|s| {
+        s.alloc_slice_fill(5000, 0u8);
+        s.alloc(1u64);
+        s.stats().unwrap().used
+    });
+    assert!(used > 5000);
+    assert_eq!(buf.stats_now().big_allocations, 0);
+    assert_eq!(buf.used(), 0);
+}
+
+#[test]
+fn checkpoints_taken_inside_a_scope_work_on_the_scope_buffer() {
+    let mut buf = AllocBuffer::with_capacity(256);
+    buf.no_escape(|s| {
+        s.alloc(1u64);
+        let guard_used = s.no_escape(|inner| {
+            inner.alloc(2u64);
+            inner.stats().unwrap().used
+        });
+        assert_eq!(guard_used, 16);
+        assert_eq!(s.stats().unwrap().used, 8);
+    });
+    assert_eq!(buf.used(), 0);
+    // A guard on the buffer after a scope sees the restored position.
+    let mut guard = buf.checkpoint_guard();
+    assert_eq!(guard.scope().stats().unwrap().used, 0);
+}
