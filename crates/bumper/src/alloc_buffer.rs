@@ -49,8 +49,11 @@ const OWNED_ALIGN: usize = 64;
 /// assert_eq!(sum, 9);
 /// ```
 pub struct AllocBuffer<'m> {
-    /// The memory as given (or allocated), and its length: what `Drop` gives back.
+    /// The memory as given (or allocated), and its length: what `Drop` gives back (only owned
+    /// memory is given back, so without `alloc` they are never read).
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
     memory: NonNull<u8>,
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
     memory_len: usize,
     /// Start of the usable memory, aligned to `START_ALIGN`; allocations derive from it.
     start: NonNull<u8>,

@@ -169,6 +169,7 @@ impl<'s, B: Buffer> Scope<'s, B> {
     ///
     /// As [`Buffer::try_resize_last`]: `ptr` came from this scope's buffer for `old` and is live.
     #[inline]
+    #[cfg_attr(not(feature = "allocator-api2"), allow(dead_code))] // used by the interop only
     pub(crate) unsafe fn try_resize_last(
         &self,
         ptr: NonNull<u8>,
