@@ -542,10 +542,63 @@ where
     // the handles' `target` fields and the active cell, never while the scope's code runs.
     unsafe {
         let open = OpenHandle::open(handle);
-        let result = run_scope_raw(handle, f);
+        let result = match target {
+            // The common case: the thread's own slab buffer, saved and restored directly.
+            Target::Slab(slab) => slab_scope(handle, slab, f),
+            _ => run_scope_raw(handle, f),
+        };
         open.close();
         result
     }
+}
+
+/// [`run_scope_raw`] for a handle on the thread's own slab buffer: the checkpoint is taken and
+/// restored on the buffer itself, not through the handle (no dispatch on the target, no
+/// [`DefaultCheckpoint`] to build). At both moments the handle is the innermost open one on the
+/// buffer, so going around it changes nothing.
+///
+/// # Safety
+///
+/// `handle` is registered (`OpenHandle::open`) on `slab`, and stays in place for the call; the
+/// slab buffer outlives it.
+#[inline(always)]
+unsafe fn slab_scope<R, F>(handle: NonNull<DefaultBuffer>, slab: NonNull<SlabBuffer>, f: F) -> R
+where
+    F: for<'s> FnOnce(&mut Scope<'s, DefaultBuffer>) -> R,
+{
+    /// Restores the slab buffer when dropped: on return (`finish`) and on panic.
+    struct RestoreSlab {
+        slab: NonNull<SlabBuffer>,
+        checkpoint: SlabCheckpoint,
+    }
+    impl RestoreSlab {
+        #[inline(always)]
+        fn finish(self) {
+            core::mem::ManuallyDrop::new(self).restore();
+        }
+        #[inline(always)]
+        fn restore(&self) {
+            // SAFETY: the checkpoint was taken from this buffer when the scope opened; nested
+            // scopes have ended and nothing restored past it; the scope's allocations can't be
+            // used any more; no other reference to the buffer is in use during this call.
+            unsafe { (*self.slab.as_ptr()).restore(self.checkpoint) }
+        }
+    }
+    impl Drop for RestoreSlab {
+        fn drop(&mut self) {
+            self.restore();
+        }
+    }
+
+    // SAFETY: the slab buffer is valid (the caller's promise), and only read here.
+    let checkpoint = unsafe { slab.as_ref() }.checkpoint();
+    let restore = RestoreSlab { slab, checkpoint };
+    // SAFETY: the handle is ours for this call (the caller's promise); the scope can't leave
+    // `f`, whose higher-ranked lifetime ends before the restore.
+    let mut scope = unsafe { Scope::new(handle) };
+    let result = f(&mut scope);
+    restore.finish();
+    result
 }
 
 /// A handle on the thread's current default buffer that works wherever `&mut impl Buffer` does
