@@ -42,7 +42,7 @@ fn bench_fast_path(c: &mut Criterion) {
         b.iter(|| fast_path::bumper(&mut alloc))
     });
 
-    let mut slab: SlabBuffer = SlabBuffer::new();
+    let mut slab = SlabBuffer::new();
     group.bench_function("bumper_slab_buffer", |b| {
         b.iter(|| fast_path::bumper(&mut slab))
     });

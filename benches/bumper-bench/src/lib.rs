@@ -296,7 +296,7 @@ mod tests {
         let x = scope_input();
         let expected = scope_expected();
         let mut alloc = AllocBuffer::with_capacity(ARENA_CAPACITY);
-        let mut slab: SlabBuffer = SlabBuffer::new();
+        let mut slab = SlabBuffer::new();
         let mut bumpalo = new_bumpalo();
         let mut bump_scope = new_bump_scope();
         for _ in 0..3 {
@@ -331,7 +331,7 @@ mod tests {
     #[test]
     fn fast_path_workloads_free_everything() {
         let mut alloc = AllocBuffer::with_capacity(ARENA_CAPACITY);
-        let mut slab: SlabBuffer = SlabBuffer::new();
+        let mut slab = SlabBuffer::new();
         let mut bumpalo = new_bumpalo();
         let mut bump_scope = new_bump_scope();
         for _ in 0..3 {

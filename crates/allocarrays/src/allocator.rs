@@ -31,7 +31,7 @@ use crate::epoch::Lease;
 /// let a = BumperAllocator::default(); // an AutoscalingAllocBuffer, 128 MiB to start
 /// assert_eq!(a.to_string(), "BumperAllocator(AutoscalingAllocBuffer())");
 /// let b = BumperAllocator::with_capacity(1 << 24); // a fixed 16 MiB AllocBuffer
-/// let c = BumperAllocator::new(bumper::SlabBuffer::<65536>::new()); // any buffer
+/// let c = BumperAllocator::new(bumper::SlabBuffer::<65536>::with_slab_size()); // any buffer
 /// # let _ = (b, c);
 /// ```
 pub struct BumperAllocator<B: Buffer + Send + 'static = AutoscalingAllocBuffer> {

@@ -210,6 +210,10 @@ impl AutoscalingAllocBuffer {
     /// How many past runs [`reset`](Buffer::reset) remembers by default, besides the current one.
     pub const DEFAULT_MAX_HISTORY_SIZE: usize = 5;
 
+    /// The largest history [`with_max_history_size`](Self::with_max_history_size) accepts:
+    /// 2<sup>20</sup> past runs.
+    pub const MAX_HISTORY_SIZE: usize = 1 << 20;
+
     /// A buffer with a main buffer of [`DEFAULT_INITIAL_SIZE`](Self::DEFAULT_INITIAL_SIZE)
     /// (128 MiB) bytes. The memory is not touched, so only the pages used cost anything.
     ///
@@ -302,13 +306,49 @@ impl AutoscalingAllocBuffer {
     ///
     /// # Panics
     ///
-    /// If the global allocator can't provide room for the history.
-    pub fn with_max_history_size(mut self, max_history_size: usize) -> Self {
+    /// If `max_history_size` exceeds [`MAX_HISTORY_SIZE`](Self::MAX_HISTORY_SIZE) (see
+    /// [`try_with_max_history_size`](Self::try_with_max_history_size) for the `Result` form).
+    #[must_use]
+    #[track_caller]
+    pub fn with_max_history_size(self, max_history_size: usize) -> Self {
+        match self.try_with_max_history_size(max_history_size) {
+            Ok(buf) => buf,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    /// Like [`with_max_history_size`](Self::with_max_history_size), but returns an error
+    /// instead of panicking. The history grows one entry per [`reset`](Buffer::reset) up to the
+    /// limit; no room is reserved for it up front.
+    ///
+    /// ```
+    /// use allocarrays::AutoscalingAllocBuffer;
+    ///
+    /// let buf = AutoscalingAllocBuffer::with_initial_size(64).try_with_max_history_size(10);
+    /// assert!(buf.is_ok());
+    /// let err = AutoscalingAllocBuffer::with_initial_size(64)
+    ///     .try_with_max_history_size(1 << 33)
+    ///     .unwrap_err();
+    /// assert_eq!(err.requested, 1 << 33);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`HistorySizeError`] if `max_history_size` exceeds
+    /// [`MAX_HISTORY_SIZE`](Self::MAX_HISTORY_SIZE): every reset scans the history, so a longer
+    /// one is certainly a mistake (it would also cost 8 bytes a run for as many runs).
+    pub fn try_with_max_history_size(
+        mut self,
+        max_history_size: usize,
+    ) -> Result<Self, HistorySizeError> {
+        if max_history_size > Self::MAX_HISTORY_SIZE {
+            return Err(HistorySizeError {
+                requested: max_history_size,
+            });
+        }
         self.max_history_size = max_history_size;
-        let wanted = max_history_size.saturating_add(1);
-        self.history
-            .reserve(wanted.saturating_sub(self.history.len()));
-        self
+        // A shorter history than before drops its oldest entries at the next reset.
+        Ok(self)
     }
 
     /// Bytes in use: the main buffer up to its bump position plus the additional buffers up to
@@ -436,7 +476,12 @@ impl AutoscalingAllocBuffer {
         // If the doubled size can't be had, a buffer just big enough for the request will do.
         let mut chunk = match Chunk::allocate(wanted, align) {
             Ok(chunk) => chunk,
-            Err(_) => Chunk::allocate(layout.size(), align)?,
+            // Either way the system can't give what was asked: say so, with the request's size.
+            Err(_) => {
+                Chunk::allocate(layout.size(), align).map_err(|_| AllocError::OutOfMemory {
+                    requested: layout.size(),
+                })?
+            }
         };
         // A fresh chunk is aligned to `align >= layout.align()` and holds at least
         // `layout.size()` bytes, so the bump succeeds.
@@ -494,6 +539,37 @@ impl Default for AutoscalingAllocBuffer {
         Self::new()
     }
 }
+
+/// The error of [`AutoscalingAllocBuffer::try_with_max_history_size`]: the history size asked
+/// for exceeds [`AutoscalingAllocBuffer::MAX_HISTORY_SIZE`].
+///
+/// ```
+/// use allocarrays::AutoscalingAllocBuffer;
+///
+/// let err = AutoscalingAllocBuffer::with_initial_size(0)
+///     .try_with_max_history_size(usize::MAX)
+///     .unwrap_err();
+/// assert!(err.to_string().contains("max_history_size"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HistorySizeError {
+    /// The `max_history_size` asked for.
+    pub requested: usize,
+}
+
+impl fmt::Display for HistorySizeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "AutoscalingAllocBuffer: max_history_size {} exceeds the limit of {} past runs",
+            self.requested,
+            AutoscalingAllocBuffer::MAX_HISTORY_SIZE
+        )
+    }
+}
+
+impl std::error::Error for HistorySizeError {}
 
 /// A saved position of an [`AutoscalingAllocBuffer`]: four words (the buffer's identity, the
 /// number of resets, the main buffer's position, the length of its undo log), so it fits
@@ -586,6 +662,8 @@ unsafe impl Buffer for AutoscalingAllocBuffer {
         stats.slabs = 1 + self.additional.len();
         stats.spare_slabs = self.additional.iter().filter(|c| c.offset == 0).count();
         stats.big_allocations = 0;
+        stats.position = self.main.offset;
+        stats.slab_end = self.main.capacity;
         Some(stats)
     }
 }
@@ -595,7 +673,11 @@ impl AutoscalingAllocBuffer {
     fn reset_now(&mut self) {
         let used = self.peak.max(self.used());
         // Record the run, keeping at most `max_history_size + 1` entries (as the seed does).
-        if self.history.len() > self.max_history_size {
+        while self.history.len() > self.max_history_size {
+            self.history.pop_front();
+        }
+        // Room for one more entry; if even that can't be had, the oldest one makes room.
+        if self.history.try_reserve(1).is_err() {
             self.history.pop_front();
         }
         self.history.push_back(used);
@@ -677,8 +759,9 @@ impl fmt::Display for AutoscalingAllocBuffer {
     /// `AutoscalingAllocBuffer() (0 bytes used, capacity 128.000 MiB, all in main buffer)` or,
     /// with additional buffers,
     /// `AutoscalingAllocBuffer() (7.668 MiB used [0.0% in main buffer], capacity 9.690 MiB
-    /// [0.0% in main buffer] with 7 additional buffers)`. The alternate form (`{:#}`) is the
-    /// seed's compact `AutoscalingAllocBuffer()`.
+    /// [0.0% in main buffer] with 7 additional buffers)`: "1 additional buffer" for one, and no
+    /// `[x% in main buffer]` after "0 bytes used", as in the seed. The alternate form (`{:#}`)
+    /// is the seed's compact `AutoscalingAllocBuffer()`.
     ///
     /// ```
     /// use allocarrays::AutoscalingAllocBuffer;
@@ -695,7 +778,7 @@ impl fmt::Display for AutoscalingAllocBuffer {
     /// assert_eq!(
     ///     buf.to_string(),
     ///     "AutoscalingAllocBuffer() (1.992 KiB used [2.0% in main buffer], \
-    ///      capacity 5.859 KiB [33.3% in main buffer] with 1 additional buffers)"
+    ///      capacity 5.859 KiB [33.3% in main buffer] with 1 additional buffer)"
     /// );
     /// assert_eq!(format!("{buf:#}"), "AutoscalingAllocBuffer()");
     /// ```
@@ -714,15 +797,18 @@ impl fmt::Display for AutoscalingAllocBuffer {
                 FormatBytes(capacity)
             )
         } else {
+            write!(f, " ({} used", FormatBytes(used))?;
+            // With nothing used, the seed shows no share of it.
+            if used != 0 {
+                write!(f, " [{} in main buffer]", Percent(self.main_used(), used))?;
+            }
+            let count = self.additional.len();
+            let plural = if count == 1 { "" } else { "s" };
             write!(
                 f,
-                " ({} used [{} in main buffer], capacity {} [{} in main buffer] with {} \
-                 additional buffers)",
-                FormatBytes(used),
-                Percent(self.main_used(), used),
+                ", capacity {} [{} in main buffer] with {count} additional buffer{plural})",
                 FormatBytes(capacity),
                 Percent(self.main.capacity, capacity),
-                self.additional.len()
             )
         }
     }

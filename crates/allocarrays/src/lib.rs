@@ -60,7 +60,7 @@ pub use arena_router::{
     HeapResetReport, RoutingOff, StrictResetError,
 };
 pub use array::{AllocArray, AllocArrayBase, AllocView, AllocViewBase, ReshapeError};
-pub use autoscaling::{AutoscalingAllocBuffer, AutoscalingCheckpoint};
+pub use autoscaling::{AutoscalingAllocBuffer, AutoscalingCheckpoint, HistorySizeError};
 pub use checked::{
     ArrayKind, Checked, CheckedAllocArray, CheckedView, Checking, InvalidMemory, Unchecked,
     UncheckedArenaArray,

@@ -136,7 +136,11 @@ fn for_each_config(mut f: impl FnMut(&str, &dyn Fn(bool, bool) -> Steady)) {
         steady_state(&fixed(), c, p)
     });
     f("BumperAllocator(SlabBuffer<64 KiB>)", &|c, p| {
-        steady_state(&BumperAllocator::new(SlabBuffer::<65536>::new()), c, p)
+        steady_state(
+            &BumperAllocator::new(SlabBuffer::<65536>::with_slab_size()),
+            c,
+            p,
+        )
     });
     f("UncheckedBumperAllocator::default()", &|_, p| {
         steady_state(&UncheckedBumperAllocator::default(), false, p)
@@ -214,5 +218,5 @@ fn bare_buffers_reset_without_system_calls() {
         "AllocBuffer 1 MiB",
         bumper::AllocBuffer::with_capacity(1 << 20),
     );
-    run("SlabBuffer<64 KiB>", SlabBuffer::<65536>::new());
+    run("SlabBuffer<64 KiB>", SlabBuffer::<65536>::with_slab_size());
 }

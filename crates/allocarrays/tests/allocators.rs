@@ -210,7 +210,10 @@ macro_rules! for_each_allocator {
     ($body:ident) => {{
         $body(&BumperAllocator::new(auto_buffer()), "Bumper/Autoscaling");
         $body(&BumperAllocator::with_capacity(FIXED), "Bumper/AllocBuffer");
-        $body(&BumperAllocator::new(Slab::new()), "Bumper/SlabBuffer");
+        $body(
+            &BumperAllocator::new(Slab::with_slab_size()),
+            "Bumper/SlabBuffer",
+        );
         $body(
             &UncheckedBumperAllocator::new(auto_buffer()),
             "Unchecked/Autoscaling",
@@ -220,7 +223,7 @@ macro_rules! for_each_allocator {
             "Unchecked/AllocBuffer",
         );
         $body(
-            &UncheckedBumperAllocator::new(Slab::new()),
+            &UncheckedBumperAllocator::new(Slab::with_slab_size()),
             "Unchecked/SlabBuffer",
         );
     }};
@@ -345,7 +348,10 @@ fn over_aligned_and_zero_sized_requests() {
         drop(lease);
     }
     run(&BumperAllocator::new(auto_buffer()), "Bumper/Autoscaling");
-    run(&BumperAllocator::new(Slab::new()), "Bumper/SlabBuffer");
+    run(
+        &BumperAllocator::new(Slab::with_slab_size()),
+        "Bumper/SlabBuffer",
+    );
     run(&BumperAllocator::with_capacity(FIXED), "Bumper/AllocBuffer");
     run(&UncheckedBumperAllocator::new(auto_buffer()), "Unchecked");
 }
@@ -454,7 +460,10 @@ fn pinned_older_epoch_rewinds_to_the_next_epoch() {
         pinned.assert_intact();
     }
     run(&BumperAllocator::with_capacity(FIXED), "Bumper/AllocBuffer");
-    run(&BumperAllocator::new(Slab::new()), "Bumper/SlabBuffer");
+    run(
+        &BumperAllocator::new(Slab::with_slab_size()),
+        "Bumper/SlabBuffer",
+    );
     run(&BumperAllocator::new(auto_buffer()), "Bumper/Autoscaling");
     run(&UncheckedBumperAllocator::with_capacity(FIXED), "Unchecked");
 }
@@ -522,7 +531,10 @@ fn memory_outlives_a_dropped_allocator_while_leased() {
     }
     run(BumperAllocator::new(auto_buffer()), "Bumper/Autoscaling");
     run(BumperAllocator::with_capacity(FIXED), "Bumper/AllocBuffer");
-    run(BumperAllocator::new(Slab::new()), "Bumper/SlabBuffer");
+    run(
+        BumperAllocator::new(Slab::with_slab_size()),
+        "Bumper/SlabBuffer",
+    );
     run(
         UncheckedBumperAllocator::new(auto_buffer()),
         "Unchecked/Autoscaling",
@@ -532,7 +544,7 @@ fn memory_outlives_a_dropped_allocator_while_leased() {
         "Unchecked/AllocBuffer",
     );
     run(
-        UncheckedBumperAllocator::new(Slab::new()),
+        UncheckedBumperAllocator::new(Slab::with_slab_size()),
         "Unchecked/SlabBuffer",
     );
 }
@@ -540,7 +552,7 @@ fn memory_outlives_a_dropped_allocator_while_leased() {
 #[test]
 fn dropping_an_allocator_without_leases_frees_at_once() {
     // Nothing to check beyond Miri's leak checker: a buffer kept alive by nobody must be freed.
-    let alloc = BumperAllocator::new(Slab::new());
+    let alloc = BumperAllocator::new(Slab::with_slab_size());
     drop(alloc_block(&alloc, 100, 8, 1));
     alloc.reset();
     drop(alloc_block(&alloc, 100, 8, 2));
@@ -670,7 +682,7 @@ fn display_strings() {
         format!("BumperAllocator(AllocBuffer({capacity} bytes))")
     );
     assert_eq!(
-        BumperAllocator::new(SlabBuffer::<65536>::new()).to_string(),
+        BumperAllocator::new(SlabBuffer::<65536>::with_slab_size()).to_string(),
         "BumperAllocator(SlabBuffer<65536>)"
     );
     assert_eq!(
@@ -860,7 +872,10 @@ fn threads_get_disjoint_intact_blocks_fixed() {
 
 #[test]
 fn threads_get_disjoint_intact_blocks_slab() {
-    hammer(&BumperAllocator::new(Slab::new()), scaled(4000, 40));
+    hammer(
+        &BumperAllocator::new(Slab::with_slab_size()),
+        scaled(4000, 40),
+    );
 }
 
 #[test]
@@ -990,9 +1005,13 @@ fn memory_released_on_another_thread_is_reused_race_free() {
 #[test]
 fn memory_released_on_another_thread_is_freed_race_free_by_reset() {
     // More than half a slab: its own heap block, freed by a reset that finds it unused.
-    release_on_thread_then(BumperAllocator::new(Slab::new()), SLAB, |alloc| {
-        alloc.reset();
-    });
+    release_on_thread_then(
+        BumperAllocator::new(Slab::with_slab_size()),
+        SLAB,
+        |alloc| {
+            alloc.reset();
+        },
+    );
 }
 
 #[test]

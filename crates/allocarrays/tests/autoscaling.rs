@@ -323,24 +323,32 @@ fn display_with_additional_buffers() {
     assert_eq!(
         buf.to_string(),
         "AutoscalingAllocBuffer() (1.992 KiB used [2.0% in main buffer], \
-         capacity 5.859 KiB [33.3% in main buffer] with 1 additional buffers)"
+         capacity 5.859 KiB [33.3% in main buffer] with 1 additional buffer)"
     );
     // The main buffer still had room for this one: 1940 of 3940 bytes used are in it.
     alloc(&mut buf, 1900, 1);
     assert_eq!(
         buf.to_string(),
         "AutoscalingAllocBuffer() (3.848 KiB used [49.2% in main buffer], \
-         capacity 5.859 KiB [33.3% in main buffer] with 1 additional buffers)"
+         capacity 5.859 KiB [33.3% in main buffer] with 1 additional buffer)"
     );
-    // Emptied by a restore, the additional buffer is kept: 0 used, 0.0% of it in main.
+    // A second additional buffer: the plural again.
+    alloc(&mut buf, 5000, 1);
+    assert_eq!(buf.additional_buffers(), 2);
+    assert!(
+        buf.to_string().ends_with("with 2 additional buffers)"),
+        "{buf}"
+    );
+    // Emptied by a restore, the additional buffer is kept: with nothing used, the seed's string
+    // shows no share of the use in the main buffer.
     let mut buf = AutoscalingAllocBuffer::with_initial_size(1000);
     buf.no_escape(|s| {
         s.alloc_slice_fill(1500, 0u8);
     });
     assert_eq!(
         buf.to_string(),
-        "AutoscalingAllocBuffer() (0 bytes used [0.0% in main buffer], \
-         capacity 3.906 KiB [25.0% in main buffer] with 1 additional buffers)"
+        "AutoscalingAllocBuffer() (0 bytes used, \
+         capacity 3.906 KiB [25.0% in main buffer] with 1 additional buffer)"
     );
 }
 
@@ -797,4 +805,116 @@ fn failed_allocations_leave_the_buffer_unchanged() {
         AutoscalingAllocBuffer::try_with_initial_size(usize::MAX).unwrap_err(),
         AllocError::SizeOverflow
     );
+}
+
+/// The panic message of a caught panic.
+fn panic_text(err: &(dyn std::any::Any + Send)) -> String {
+    err.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| err.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn max_history_size_is_validated() {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    // Far too long a history: a clear panic, not a 64 GB reservation that aborts the process.
+    let err = catch_unwind(AssertUnwindSafe(|| {
+        let _ = AutoscalingAllocBuffer::with_initial_size(64).with_max_history_size(1 << 33);
+    }))
+    .unwrap_err();
+    let text = panic_text(&*err);
+    assert!(
+        text.contains("max_history_size 8589934592 exceeds the limit"),
+        "{text}"
+    );
+    for bad in [AutoscalingAllocBuffer::MAX_HISTORY_SIZE + 1, usize::MAX] {
+        let err = AutoscalingAllocBuffer::with_initial_size(64)
+            .try_with_max_history_size(bad)
+            .unwrap_err();
+        assert_eq!(err.requested, bad);
+    }
+    // The limit itself is accepted, and reserves nothing up front: the history grows per run.
+    let mut buf = AutoscalingAllocBuffer::with_initial_size(64)
+        .try_with_max_history_size(AutoscalingAllocBuffer::MAX_HISTORY_SIZE)
+        .unwrap();
+    for _ in 0..10 {
+        buf.reset();
+    }
+    // The first run (64 bytes) still counts: ceil(1.1 * 64) = 71 <= 64 * 2, so no shrink.
+    assert_eq!(buf.main_capacity(), 64);
+    // Shortening the history later drops the oldest runs at the next reset.
+    let mut buf = buf.with_max_history_size(0);
+    buf.reset();
+    assert_eq!(buf.main_capacity(), 0);
+}
+
+#[test]
+fn constructor_arguments_are_validated() {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let err = catch_unwind(|| AutoscalingAllocBuffer::with_initial_size(usize::MAX)).unwrap_err();
+    assert!(
+        panic_text(&*err).contains("overflows"),
+        "{}",
+        panic_text(&*err)
+    );
+    assert_eq!(
+        AutoscalingAllocBuffer::try_with_initial_size(isize::MAX as usize).unwrap_err(),
+        AllocError::SizeOverflow
+    );
+    // The largest valid size: refused by the system allocator with an error, not an abort.
+    #[cfg(not(miri))]
+    {
+        let size = isize::MAX as usize - 63;
+        assert_eq!(
+            AutoscalingAllocBuffer::try_with_initial_size(size).unwrap_err(),
+            AllocError::OutOfMemory { requested: size }
+        );
+        let err = catch_unwind(AssertUnwindSafe(|| {
+            AutoscalingAllocBuffer::with_initial_size(size)
+        }))
+        .unwrap_err();
+        assert!(
+            panic_text(&*err).contains("system allocator could not provide"),
+            "{}",
+            panic_text(&*err)
+        );
+    }
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "Miri cannot pretend to fail a huge allocation")]
+fn huge_requests_are_refused_cleanly() {
+    let mut buf = AutoscalingAllocBuffer::with_initial_size(1000);
+    alloc(&mut buf, 10, 1);
+    for (size, align) in [
+        (isize::MAX as usize, 1),
+        (isize::MAX as usize - 63, 64),
+        (isize::MAX as usize / 2 + 1, 1),
+        (1 << 40, 1 << 29),
+    ] {
+        let err = buf.try_alloc_layout(layout(size, align)).unwrap_err();
+        assert_eq!(err, AllocError::OutOfMemory { requested: size }, "{size}");
+        assert_eq!(buf.additional_buffers(), 0);
+    }
+    // The panicking form names the problem.
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        buf.alloc_layout(layout(isize::MAX as usize, 1));
+    }))
+    .unwrap_err();
+    assert!(panic_text(&*err).contains("could not provide"));
+    // The buffer works on, and a big alignment that can be had is honoured.
+    let p = alloc(&mut buf, 8, 1 << 20);
+    assert_eq!(p.as_ptr().addr() % (1 << 20), 0);
+    // A reset after a run that asked for the impossible sizes the buffer from what was used.
+    buf.reset();
+    assert!(buf.main_capacity() < 1 << 22, "{}", buf.main_capacity());
+}
+
+#[test]
+fn stats_show_the_main_buffer_position() {
+    let mut buf = AutoscalingAllocBuffer::with_initial_size(1000);
+    alloc(&mut buf, 100, 1);
+    let stats = buf.stats().unwrap();
+    assert_eq!((stats.position, stats.slab_end), (100, 1000));
 }

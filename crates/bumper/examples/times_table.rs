@@ -4,7 +4,7 @@
 //!
 //! `cargo run -p bumper --example times_table -- 12 7`
 
-use bumper::{AllocBuffer, Buffer};
+use bumper::AllocBuffer;
 
 /// Memory for the buffer: lives in the binary's data, not on the heap.
 static mut MEMORY: [u8; 1 << 16] = [0; 1 << 16];

@@ -8,7 +8,9 @@ use core::ptr::NonNull;
 
 use crate::buffer::{Buffer, BufferStats};
 use crate::bump::{bump_offset, resize_last};
+use crate::checkpoint::CheckpointGuard;
 use crate::error::AllocError;
+use crate::scope::Scope;
 
 /// The usable part of an `AllocBuffer`'s memory starts at an address aligned to this, so every
 /// request aligned up to it takes the fast path.
@@ -47,7 +49,8 @@ const OWNED_ALIGN: usize = 64;
 /// assert_eq!(sum, 9);
 /// ```
 pub struct AllocBuffer<'m> {
-    /// The memory as given (or allocated), and its length: what `Drop` gives back.
+    /// The memory as given (or allocated), and its length: what `Drop` gives back (only owned
+    /// memory is given back, so without `alloc` they are never read).
     #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
     memory: NonNull<u8>,
     #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
@@ -90,6 +93,7 @@ impl AllocBuffer<'static> {
     /// # Panics
     ///
     /// If the system allocator can't provide the memory (see [`try_with_capacity`](Self::try_with_capacity)).
+    #[must_use]
     pub fn new() -> Self {
         Self::with_capacity(DEFAULT_ALLOC_BUFFER_CAPACITY)
     }
@@ -106,6 +110,7 @@ impl AllocBuffer<'static> {
     ///
     /// If the system allocator can't provide the memory.
     #[track_caller]
+    #[must_use]
     pub fn with_capacity(capacity: usize) -> Self {
         match Self::try_with_capacity(capacity) {
             Ok(buf) => buf,
@@ -114,6 +119,11 @@ impl AllocBuffer<'static> {
     }
 
     /// Like [`with_capacity`](Self::with_capacity), but returns an error instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::SizeOverflow`] if `capacity` exceeds `isize::MAX - 63` (no allocation can be
+    /// that large), [`AllocError::OutOfMemory`] if the system allocator refuses the memory.
     ///
     /// ```
     /// use bumper::{AllocBuffer, AllocError};
@@ -185,26 +195,86 @@ impl<'m> AllocBuffer<'m> {
     /// let buf = bumper::AllocBuffer::from_uninit(&mut storage.0);
     /// assert_eq!(buf.capacity(), 64);
     /// ```
+    #[must_use]
     pub fn from_uninit(memory: &'m mut [MaybeUninit<u8>]) -> Self {
         let capacity = memory.len();
         let start = NonNull::from(memory).cast::<u8>();
         Self::from_raw_parts(start, capacity, Owner::Borrowed)
     }
 
+    /// Runs `f` in a scope on this buffer: the same as [`Buffer::no_escape`], callable without
+    /// importing the trait.
+    ///
+    /// ```
+    /// let mut buf = bumper::AllocBuffer::with_capacity(64);
+    /// let sum = buf.no_escape(|s| s.alloc_slice_fill(4, 2u32).iter().sum::<u32>());
+    /// assert_eq!(sum, 8);
+    /// ```
+    #[inline(always)]
+    pub fn no_escape<R, F>(&mut self, f: F) -> R
+    where
+        F: for<'s> FnOnce(&mut Scope<'s, Self>) -> R,
+    {
+        self.snapshot_scope(f)
+    }
+
+    /// A scope on a bitwise copy of the buffer, which is then forgotten.
+    ///
+    /// A fixed buffer's whole state is its bump position (the memory is behind a pointer), and
+    /// a scope only ever moves the position forward and back to where it was. So the scope can
+    /// work on a copy: when it ends, on return or on panic, the buffer itself still holds the
+    /// position of the scope's start, which is exactly what a restore would put back. No
+    /// checkpoint, no restore, no drop guard; and since the copy's address never leaves this
+    /// frame, the compiler keeps the position in a register through a loop of allocations.
+    #[inline(always)]
+    fn snapshot_scope<R, F>(&mut self, f: F) -> R
+    where
+        F: for<'s> FnOnce(&mut Scope<'s, Self>) -> R,
+    {
+        // SAFETY: `*self` is exclusively borrowed for the call and not used during it, so the
+        // copy is the only buffer in use; it is never dropped (`ManuallyDrop`), so the memory
+        // keeps its one owner, `*self`. Allocations come from the same memory, through the
+        // copy's pointers (the same provenance), and can't outlive `f`.
+        let mut copy = core::mem::ManuallyDrop::new(unsafe { core::ptr::read(self) });
+        // SAFETY: the copy is exclusively ours for the call; the scope can't leave `f`.
+        let mut scope = unsafe { Scope::new(NonNull::from(&mut *copy)) };
+        f(&mut scope)
+    }
+
+    /// A guard that restores the buffer's current position when dropped: the same as
+    /// [`Buffer::checkpoint_guard`], callable without importing the trait.
+    ///
+    /// ```
+    /// let mut buf = bumper::AllocBuffer::with_capacity(64);
+    /// {
+    ///     let mut guard = buf.checkpoint_guard();
+    ///     guard.scope().alloc(1u64);
+    /// }
+    /// assert_eq!(buf.used(), 0);
+    /// ```
+    #[inline]
+    #[must_use = "the checkpoint is restored when the guard is dropped"]
+    pub fn checkpoint_guard(&mut self) -> CheckpointGuard<'_, Self> {
+        CheckpointGuard::new(self)
+    }
+
     /// Bytes in the buffer.
     #[inline]
+    #[must_use]
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
     /// Bytes from the start to the bump position (alignment padding included).
     #[inline]
+    #[must_use]
     pub fn used(&self) -> usize {
         self.offset
     }
 
     /// Bytes left after the bump position.
     #[inline]
+    #[must_use]
     pub fn remaining(&self) -> usize {
         self.capacity - self.offset
     }
@@ -212,6 +282,7 @@ impl<'m> AllocBuffer<'m> {
     /// The address range of the buffer's memory; every allocation lies inside it. (Borrowed
     /// memory too short to reach a 16-byte aligned address gives an empty buffer whose range
     /// starts at that address, just past the memory.)
+    #[must_use]
     pub fn memory_range(&self) -> core::ops::Range<usize> {
         let start = self.start.as_ptr().addr();
         start..start + self.capacity
@@ -231,20 +302,35 @@ impl<'m> AllocBuffer<'m> {
                 // its provenance; non-null because the start of the memory is.
                 Ok(unsafe { NonNull::new_unchecked(self.start.as_ptr().add(start)) })
             }
-            _ => Err(self.full(layout)),
+            _ => self.no_room(layout),
         }
     }
 
-    #[cold]
-    #[inline(never)]
-    fn full(&self, layout: Layout) -> AllocError {
-        AllocError::BufferFull {
-            requested: layout.size(),
-            align: layout.align(),
-            available: self.remaining(),
-            capacity: self.capacity,
-        }
+    /// The request doesn't fit: a zero-size one still succeeds (any aligned non-null pointer
+    /// serves it, whatever room is left, also in a buffer of capacity 0); any other is an error.
+    #[inline(always)]
+    fn no_room(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        // By value, so the buffer's address doesn't leave the fast path's caller.
+        no_room(self.remaining(), self.capacity, layout)
     }
+}
+
+/// [`AllocBuffer`]'s answer to a request that doesn't fit; see `AllocBuffer::no_room`.
+#[cold]
+#[inline(never)]
+fn no_room(available: usize, capacity: usize, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+    if layout.size() == 0 {
+        return Ok(
+            NonNull::new(core::ptr::without_provenance_mut(layout.align()))
+                .expect("alignments are non-zero"),
+        );
+    }
+    Err(AllocError::BufferFull {
+        requested: layout.size(),
+        align: layout.align(),
+        available,
+        capacity,
+    })
 }
 
 impl<'m> From<&'m mut [MaybeUninit<u8>]> for AllocBuffer<'m> {
@@ -360,6 +446,17 @@ pub struct AllocCheckpoint {
 unsafe impl Buffer for AllocBuffer<'_> {
     type Checkpoint = AllocCheckpoint;
 
+    /// As [`Buffer::no_escape`]; the scope runs on a copy of the buffer, so ending it costs
+    /// nothing (see the inherent [`AllocBuffer::no_escape`]).
+    #[inline(always)]
+    fn no_escape<R, F>(&mut self, f: F) -> R
+    where
+        Self: Sized,
+        F: for<'s> FnOnce(&mut Scope<'s, Self>) -> R,
+    {
+        self.snapshot_scope(f)
+    }
+
     #[inline(always)]
     fn try_alloc_layout(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         if layout.align() > START_ALIGN {
@@ -370,7 +467,7 @@ unsafe impl Buffer for AllocBuffer<'_> {
             // provenance; aligned because `start` is a multiple of the alignment and the memory
             // starts aligned to at least it; non-null because the start of the memory is.
             Some(start) => Ok(unsafe { NonNull::new_unchecked(self.start.as_ptr().add(start)) }),
-            None => Err(self.full(layout)),
+            None => self.no_room(layout),
         }
     }
 
@@ -410,6 +507,8 @@ unsafe impl Buffer for AllocBuffer<'_> {
             slabs: 1,
             spare_slabs: 0,
             big_allocations: 0,
+            position: self.offset,
+            slab_end: self.capacity,
         })
     }
 }

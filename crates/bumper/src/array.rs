@@ -19,7 +19,7 @@ impl<'s, B: Buffer> Scope<'s, B> {
     /// ```
     /// use bumper::{Buffer, SlabBuffer};
     ///
-    /// let mut buf: SlabBuffer = SlabBuffer::new();
+    /// let mut buf = SlabBuffer::new();
     /// buf.no_escape(|s| {
     ///     let mut m = s.alloc_array_zeroed::<f64, _>((2, 3));
     ///     m[[1, 2]] = 5.0;
@@ -39,6 +39,13 @@ impl<'s, B: Buffer> Scope<'s, B> {
     }
 
     /// A zeroed n-d array of `shape`, or the error.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::SizeOverflow`] if the shape's element count or byte size exceeds `isize::MAX`; otherwise
+    /// the buffer's error ([`AllocError::BufferFull`] for a fixed buffer,
+    /// [`AllocError::OutOfMemory`] for a growable one) if it can't serve the request. The buffer
+    /// is unchanged after an error.
     ///
     /// ```
     /// use bumper::{AllocBuffer, AllocError, Buffer};
@@ -73,6 +80,13 @@ impl<'s, B: Buffer> Scope<'s, B> {
     }
 
     /// An n-d array of `shape` filled with `value`, or the error.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::SizeOverflow`] if the shape's element count or byte size exceeds `isize::MAX`; otherwise
+    /// the buffer's error ([`AllocError::BufferFull`] for a fixed buffer,
+    /// [`AllocError::OutOfMemory`] for a growable one) if it can't serve the request. The buffer
+    /// is unchanged after an error.
     #[inline]
     pub fn try_alloc_array_fill<T: Clone, Sh: IntoDimension>(
         &self,
@@ -91,7 +105,7 @@ impl<'s, B: Buffer> Scope<'s, B> {
     /// ```
     /// use bumper::{Buffer, SlabBuffer};
     ///
-    /// let mut buf: SlabBuffer = SlabBuffer::new();
+    /// let mut buf = SlabBuffer::new();
     /// buf.no_escape(|s| {
     ///     let mut m = s.alloc_array_uninit::<i64, _>((2, 2));
     ///     m.indexed_iter_mut().for_each(|((i, j), x)| { x.write((i * 2 + j) as i64); });
@@ -110,6 +124,13 @@ impl<'s, B: Buffer> Scope<'s, B> {
     }
 
     /// An n-d array of `shape` with uninitialised elements, or the error.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::SizeOverflow`] if the shape's element count or byte size exceeds `isize::MAX`; otherwise
+    /// the buffer's error ([`AllocError::BufferFull`] for a fixed buffer,
+    /// [`AllocError::OutOfMemory`] for a growable one) if it can't serve the request. The buffer
+    /// is unchanged after an error.
     #[inline]
     pub fn try_alloc_array_uninit<T, Sh: IntoDimension>(
         &self,
@@ -121,14 +142,24 @@ impl<'s, B: Buffer> Scope<'s, B> {
     }
 }
 
-/// The number of elements of `dim`, or `SizeOverflow` if the product overflows `isize::MAX`
-/// (ndarray's own limit, which also holds for zero-sized element types).
+/// The number of elements of `dim`, or `SizeOverflow` if it can't be an ndarray shape:
+/// ndarray wants the product of the *non-zero* axis lengths within `isize::MAX` (also for
+/// zero-sized element types, and also when another axis is 0 and the array is empty).
 #[inline]
 fn element_count<D: Dimension>(dim: &D) -> Result<usize, AllocError> {
-    match dim.size_checked() {
-        Some(n) if isize::try_from(n).is_ok() => Ok(n),
-        _ => Err(AllocError::SizeOverflow),
+    let mut product: usize = 1;
+    let mut empty = false;
+    for &len in dim.slice() {
+        if len == 0 {
+            empty = true;
+        } else {
+            product = product.checked_mul(len).ok_or(AllocError::SizeOverflow)?;
+        }
     }
+    if product > isize::MAX as usize {
+        return Err(AllocError::SizeOverflow);
+    }
+    Ok(if empty { 0 } else { product })
 }
 
 #[inline]

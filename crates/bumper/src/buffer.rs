@@ -93,9 +93,15 @@ pub unsafe trait Buffer {
 
     /// Bumps out memory for `layout`, or says why it can't. A failure leaves the buffer as it
     /// was.
+    ///
+    /// # Errors
+    ///
+    /// An [`AllocError`] saying why: no room in a fixed buffer, the system allocator refused a
+    /// growable one more memory, or the size overflows.
     fn try_alloc_layout(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError>;
 
     /// Saves the current bump position.
+    #[must_use]
     fn checkpoint(&self) -> Self::Checkpoint;
 
     /// Moves the bump position back to `checkpoint`, freeing everything allocated after it.
@@ -116,6 +122,7 @@ pub unsafe trait Buffer {
     fn reset(&mut self);
 
     /// Usage figures, if the buffer keeps them.
+    #[must_use]
     fn stats(&self) -> Option<BufferStats> {
         None
     }
@@ -192,7 +199,7 @@ pub unsafe trait Buffer {
     /// ```
     /// use bumper::{Buffer, SlabBuffer};
     ///
-    /// let mut buf: SlabBuffer = SlabBuffer::new();
+    /// let mut buf = SlabBuffer::new();
     /// {
     ///     let mut guard = buf.checkpoint_guard();
     ///     let s = guard.scope();
@@ -203,6 +210,7 @@ pub unsafe trait Buffer {
     /// assert_eq!(buf.used(), 0);
     /// ```
     #[inline]
+    #[must_use = "the checkpoint is restored when the guard is dropped"]
     fn checkpoint_guard(&mut self) -> CheckpointGuard<'_, Self>
     where
         Self: Sized,
@@ -216,7 +224,7 @@ pub unsafe trait Buffer {
 /// ```
 /// use bumper::{Buffer, SlabBuffer};
 ///
-/// let mut buf: SlabBuffer<4096> = SlabBuffer::new();
+/// let mut buf: SlabBuffer<4096> = SlabBuffer::with_slab_size();
 /// buf.no_escape(|s| {
 ///     s.alloc_slice_fill(1500, 0u8);
 ///     s.alloc_slice_fill(1500, 0u8);
@@ -228,6 +236,7 @@ pub unsafe trait Buffer {
 /// });
 /// let stats = buf.stats().unwrap();
 /// assert_eq!((stats.used, stats.slabs, stats.spare_slabs, stats.big_allocations), (0, 2, 1, 0));
+/// assert_eq!((stats.position, stats.slab_end), (0, 4096));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -243,6 +252,33 @@ pub struct BufferStats {
     pub spare_slabs: usize,
     /// Separate allocations for requests too big for a slab.
     pub big_allocations: usize,
+    /// Bytes of the current slab in use: where the next small allocation goes (before its
+    /// alignment padding), counted from the slab's start. For a fixed buffer, the same as
+    /// `used`. (The seed's `current` position of a `SlabBuffer`.)
+    pub position: usize,
+    /// Bytes the current slab holds: `slab_end - position` are free in it before the buffer
+    /// moves to another slab. 0 before a `SlabBuffer` has its first slab. For a fixed buffer,
+    /// its capacity. (The seed's `slab_end`.)
+    pub slab_end: usize,
+}
+
+impl BufferStats {
+    /// Bytes free in the current slab after the bump position: `slab_end - position`.
+    ///
+    /// ```
+    /// use bumper::{Buffer, SlabBuffer};
+    ///
+    /// let mut buf = SlabBuffer::<1024>::with_slab_size();
+    /// buf.no_escape(|s| {
+    ///     s.alloc_slice_fill(500, 0u8);
+    ///     let stats = s.stats().unwrap();
+    ///     assert_eq!((stats.position, stats.slab_end, stats.slab_remaining()), (500, 1024, 524));
+    /// });
+    /// ```
+    #[must_use]
+    pub fn slab_remaining(&self) -> usize {
+        self.slab_end.saturating_sub(self.position)
+    }
 }
 
 impl fmt::Display for BufferStats {

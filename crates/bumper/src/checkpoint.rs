@@ -59,6 +59,7 @@ impl<'b, B: Buffer> CheckpointGuard<'b, B> {
 
     /// A scope whose allocations live as long as this borrow of the guard.
     #[inline]
+    #[must_use]
     pub fn scope(&mut self) -> Scope<'_, B> {
         // SAFETY: the buffer is exclusively borrowed by the guard for `'b`; the scope and its
         // allocations borrow the guard, so they end before the guard restores the checkpoint.
@@ -66,6 +67,7 @@ impl<'b, B: Buffer> CheckpointGuard<'b, B> {
     }
 
     /// The checkpoint the guard restores.
+    #[must_use]
     pub fn checkpoint(&self) -> B::Checkpoint {
         self.checkpoint
     }

@@ -8,6 +8,7 @@
 use core::alloc::Layout;
 use core::cell::Cell;
 use core::fmt;
+use core::marker::PhantomData;
 use core::mem::{self, MaybeUninit};
 use core::ptr::{self, NonNull};
 
@@ -541,7 +542,212 @@ where
     // the handles' `target` fields and the active cell, never while the scope's code runs.
     unsafe {
         let open = OpenHandle::open(handle);
-        let result = run_scope_raw(handle, f);
+        let result = match target {
+            // The common case: the thread's own slab buffer, saved and restored directly.
+            Target::Slab(slab) => slab_scope(handle, slab, f),
+            _ => run_scope_raw(handle, f),
+        };
+        open.close();
+        result
+    }
+}
+
+/// [`run_scope_raw`] for a handle on the thread's own slab buffer: the checkpoint is taken and
+/// restored on the buffer itself, not through the handle (no dispatch on the target, no
+/// [`DefaultCheckpoint`] to build). At both moments the handle is the innermost open one on the
+/// buffer, so going around it changes nothing.
+///
+/// # Safety
+///
+/// `handle` is registered (`OpenHandle::open`) on `slab`, and stays in place for the call; the
+/// slab buffer outlives it.
+#[inline(always)]
+unsafe fn slab_scope<R, F>(handle: NonNull<DefaultBuffer>, slab: NonNull<SlabBuffer>, f: F) -> R
+where
+    F: for<'s> FnOnce(&mut Scope<'s, DefaultBuffer>) -> R,
+{
+    /// Restores the slab buffer when dropped: on return (`finish`) and on panic.
+    struct RestoreSlab {
+        slab: NonNull<SlabBuffer>,
+        checkpoint: SlabCheckpoint,
+    }
+    impl RestoreSlab {
+        #[inline(always)]
+        fn finish(self) {
+            core::mem::ManuallyDrop::new(self).restore();
+        }
+        #[inline(always)]
+        fn restore(&self) {
+            // SAFETY: the checkpoint was taken from this buffer when the scope opened; nested
+            // scopes have ended and nothing restored past it; the scope's allocations can't be
+            // used any more; no other reference to the buffer is in use during this call.
+            unsafe { (*self.slab.as_ptr()).restore(self.checkpoint) }
+        }
+    }
+    impl Drop for RestoreSlab {
+        fn drop(&mut self) {
+            self.restore();
+        }
+    }
+
+    // SAFETY: the slab buffer is valid (the caller's promise), and only read here.
+    let checkpoint = unsafe { slab.as_ref() }.checkpoint();
+    let restore = RestoreSlab { slab, checkpoint };
+    // SAFETY: the handle is ours for this call (the caller's promise); the scope can't leave
+    // `f`, whose higher-ranked lifetime ends before the restore.
+    let mut scope = unsafe { Scope::new(handle) };
+    let result = f(&mut scope);
+    restore.finish();
+    result
+}
+
+/// A handle on the thread's current default buffer that works wherever `&mut impl Buffer` does
+/// (the seed's `f(x, default_buffer())`); made by [`with_default_buffer`].
+///
+/// It serves the same buffer [`no_escape`] does (the thread's own, or the one [`with_buffer`]
+/// put in its place) and follows the same nesting rule: while it lives, outer default scopes are
+/// suspended, and a default scope opened inside it suspends it in turn (using a suspended
+/// handle panics, since the inner scope's end would free what it allocates).
+///
+/// Its view of the buffer starts where the buffer stood when the handle was made: its
+/// [`reset`](Buffer::reset) frees what was allocated through it and nothing older, and whatever
+/// it allocated outside a scope is freed when [`with_default_buffer`] returns.
+///
+/// ```
+/// use bumper::Buffer;
+///
+/// fn f(x: &[i64], buf: &mut impl Buffer) -> i64 {
+///     buf.no_escape(|s| s.alloc_slice_fill_with(x.len(), |i| x[i] + 1).iter().sum())
+/// }
+/// assert_eq!(bumper::with_default_buffer(|buf| f(&[1, 2, 3], buf)), 9);
+/// ```
+pub struct DefaultBufferHandle<'h> {
+    handle: NonNull<DefaultBuffer>,
+    /// Where the buffer stood when the handle was made: `reset` goes back there.
+    start: DefaultCheckpoint,
+    /// Invariant in `'h`, so two handles of nested calls can't be swapped; the raw pointer keeps
+    /// the handle on its thread.
+    _handle: PhantomData<fn(&'h ()) -> &'h ()>,
+}
+
+impl DefaultBufferHandle<'_> {
+    /// The registered handle, in place while `self` lives.
+    #[inline(always)]
+    fn handle(&self) -> *mut DefaultBuffer {
+        self.handle.as_ptr()
+    }
+}
+
+// SAFETY: every method forwards to the registered `DefaultBuffer` handle, which keeps the
+// `Buffer` promises for the buffer behind it (and is suspended while an inner default scope is
+// open). Each forward makes the only reference to that handle for the length of the call; the
+// handle is otherwise reached only through raw pointers (the active cell, inner handles), and
+// never while one of these calls runs. `reset` only goes back to where the buffer stood when
+// this handle was made, so allocations of outer scopes stay untouched.
+unsafe impl Buffer for DefaultBufferHandle<'_> {
+    type Checkpoint = DefaultCheckpoint;
+
+    #[inline(always)]
+    fn try_alloc_layout(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        // SAFETY: the handle is registered and in place while `self` lives (see the impl).
+        unsafe { (*self.handle()).try_alloc_layout(layout) }
+    }
+
+    #[inline(always)]
+    fn checkpoint(&self) -> DefaultCheckpoint {
+        // SAFETY: as in `try_alloc_layout`.
+        unsafe { (*self.handle()).checkpoint() }
+    }
+
+    #[inline(always)]
+    unsafe fn restore(&mut self, checkpoint: DefaultCheckpoint) {
+        // SAFETY: as in `try_alloc_layout`; the checkpoint contract is the caller's.
+        unsafe { (*self.handle()).restore(checkpoint) }
+    }
+
+    fn reset(&mut self) {
+        // SAFETY: as in `try_alloc_layout`. `start` was taken from this handle's buffer when
+        // the handle opened; every allocation made through the handle since is dead (`&mut
+        // self`), and no scope nested in the handle is open (it would borrow the handle), so
+        // nothing restored past `start` since; outer scopes' allocations are older than it.
+        unsafe { (*self.handle()).restore(self.start) }
+    }
+
+    unsafe fn try_resize_last(&mut self, ptr: NonNull<u8>, old: Layout, new_size: usize) -> bool {
+        // SAFETY: as in `try_alloc_layout`; the block contract is the caller's.
+        unsafe { (*self.handle()).try_resize_last(ptr, old, new_size) }
+    }
+
+    fn stats(&self) -> Option<BufferStats> {
+        // SAFETY: as in `try_alloc_layout`.
+        unsafe { (*self.handle()).stats() }
+    }
+}
+
+impl fmt::Debug for DefaultBufferHandle<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // SAFETY: as in `try_alloc_layout`.
+        let handle = unsafe { &*self.handle() };
+        f.debug_tuple("DefaultBufferHandle").field(handle).finish()
+    }
+}
+
+/// Runs `f` with a handle on the thread's current default buffer, for code that takes a buffer
+/// argument (`&mut impl Buffer`): the seed's `f(x, default_buffer())`.
+///
+/// Everything `f` allocated through the handle outside a scope is freed when `f` returns or
+/// panics; see [`DefaultBufferHandle`] for the nesting rule.
+///
+/// ```
+/// use bumper::Buffer;
+///
+/// fn f(x: &[i64], buf: &mut impl Buffer) -> i64 {
+///     buf.no_escape(|s| {
+///         let y = s.alloc_slice_copy(x);
+///         y.iter_mut().for_each(|v| *v += 1);
+///         y.iter().sum()
+///     })
+/// }
+///
+/// let x = [1, 2, 3];
+/// assert_eq!(bumper::with_default_buffer(|buf| f(&x, buf)), 9);
+/// // Inside an open default scope too: the outer scope waits until the handle is gone.
+/// bumper::no_escape(|s| {
+///     let a = s.alloc(1i64);
+///     *a += bumper::with_default_buffer(|buf| f(&x, buf));
+///     assert_eq!(*a, 10);
+/// });
+/// ```
+#[inline]
+pub fn with_default_buffer<R, F>(f: F) -> R
+where
+    F: for<'h> FnOnce(&mut DefaultBufferHandle<'h>) -> R,
+{
+    let Current { target, active } = with_slot(ThreadSlot::current);
+    // SAFETY: the active cell lives in the slot or a `with_buffer` frame enclosing this call.
+    let outer = unsafe { active.as_ref() }.get();
+    let mut handle = DefaultBuffer {
+        target,
+        active,
+        outer,
+    };
+    let handle = NonNull::from(&mut handle);
+    // SAFETY: `handle` stays in place until this function returns, and is reached only through
+    // this pointer (copied into the active cell and the `DefaultBufferHandle`). `open` and
+    // `close` touch only the handles' `target` fields and the active cell, never while a
+    // method of the handle runs. The scope run here only restores, when `f` returns or panics,
+    // the position of the handle's start: `f` allocates through the `DefaultBufferHandle`
+    // instead, and those allocations can't be used past `f` without `unsafe`.
+    unsafe {
+        let open = OpenHandle::open(handle);
+        let result = run_scope_raw(handle, |_| {
+            let mut user = DefaultBufferHandle {
+                handle,
+                start: (*handle.as_ptr()).checkpoint(),
+                _handle: PhantomData,
+            };
+            f(&mut user)
+        });
         open.close();
         result
     }
@@ -593,8 +799,10 @@ pub fn with_buffer<B: Buffer, R>(buf: &mut B, f: impl FnOnce() -> R) -> R {
 /// Frees everything in the thread's current default buffer at once (the seed's
 /// `reset_buffer!()`), e.g. after a `forget`ten checkpoint guard left it full.
 ///
-/// Refused with [`DefaultBufferError::ScopeOpen`] while a default scope is open on that buffer,
-/// since the reset would free the open scope's allocations.
+/// # Errors
+///
+/// [`DefaultBufferError::ScopeOpen`] while a default scope (or a [`DefaultBufferHandle`]) is open
+/// on that buffer, since the reset would free its allocations.
 ///
 /// ```
 /// bumper::no_escape(|s| {
@@ -631,6 +839,7 @@ pub fn reset_default_buffer() -> Result<(), DefaultBufferError> {
 ///     assert!(bumper::default_buffer_stats().unwrap().used >= 10);
 /// });
 /// ```
+#[must_use]
 pub fn default_buffer_stats() -> Option<BufferStats> {
     let Current { target, .. } = with_slot(ThreadSlot::current);
     // SAFETY: reading only, between the operations of any open handle; the target outlives
@@ -656,6 +865,7 @@ pub fn default_buffer_stats() -> Option<BufferStats> {
 /// bumper::with_buffer(&mut b2, || assert_eq!(bumper::default_buffer_addr(), b2_addr));
 /// assert_eq!(bumper::default_buffer_addr(), own);
 /// ```
+#[must_use]
 pub fn default_buffer_addr() -> *const () {
     match with_slot(ThreadSlot::current).target {
         Target::Slab(p) => p.as_ptr().cast_const().cast(),
@@ -666,7 +876,11 @@ pub fn default_buffer_addr() -> *const () {
 }
 
 /// Chooses the kind of default buffer this thread creates on first use (the seed's
-/// `set_default_buffer_size!`). Refused once the thread's default buffer exists.
+/// `set_default_buffer_size!`).
+///
+/// # Errors
+///
+/// [`DefaultBufferError::AlreadyCreated`] once the thread's default buffer exists.
 ///
 /// ```
 /// use bumper::DefaultBufferKind;
@@ -701,6 +915,7 @@ pub fn set_default_buffer_kind(kind: DefaultBufferKind) -> Result<(), DefaultBuf
 /// .join()
 /// .unwrap();
 /// ```
+#[must_use]
 pub fn default_buffer_exists() -> bool {
     with_slot(|slot| slot.owned.get().is_some())
 }

@@ -1,5 +1,11 @@
 //! Allocator interop: a scope serves as an `allocator_api2` allocator, so collections written
 //! against that API (`allocator_api2::vec::Vec`, `hashbrown::HashMap`) live in the scope.
+//!
+//! Both `&Scope` and `&mut Scope` are allocators, so `Vec::new_in(s)` works on the `&mut Scope`
+//! a `no_escape` closure receives, as does `Vec::new_in(&*s)` (which leaves the scope free for
+//! other allocations while the vector lives). The crate re-exports the `allocator_api2` it
+//! implements, as [`bumper::allocator_api2`](crate::allocator_api2), so you need not pin a
+//! matching version.
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
@@ -18,16 +24,17 @@ use crate::scope::Scope;
 /// blocks).
 ///
 /// ```
-/// use allocator_api2::vec::Vec;
-/// use bumper::{Buffer, SlabBuffer};
+/// use bumper::allocator_api2::vec::Vec;
+/// use bumper::SlabBuffer;
 ///
-/// let mut buf: SlabBuffer = SlabBuffer::new();
+/// let mut buf = SlabBuffer::new();
 /// let sum = buf.no_escape(|s| {
 ///     let mut v = Vec::new_in(&*s);
 ///     v.extend(1..=10u32);
-///     v.iter().sum::<u32>()
+///     let w = s.alloc(5u32); // the scope still allocates while `v` lives
+///     v.iter().sum::<u32>() + *w
 /// });
-/// assert_eq!(sum, 55);
+/// assert_eq!(sum, 60);
 /// ```
 // SAFETY: blocks come from `Scope::try_alloc_layout`, aligned and sized as asked, disjoint, and
 // valid until the scope ends, which the `&'a` borrow outlives every copy of this allocator.
@@ -88,5 +95,60 @@ unsafe impl<'a, 's, B: Buffer> Allocator for &'a Scope<'s, B> {
             self.deallocate(ptr, old);
         }
         Ok(new_ptr)
+    }
+}
+
+/// An exclusive borrow of a scope allocates from it too, exactly as `&Scope` does: the form
+/// `Vec::new_in(s)` takes on the `&mut Scope` of a `no_escape` closure. The collection then holds
+/// the scope's only borrow, so the scope can't allocate anything else while it lives (use
+/// `Vec::new_in(&*s)` for that).
+///
+/// ```
+/// use bumper::allocator_api2::vec::Vec;
+/// use bumper::AllocBuffer;
+///
+/// let mut buf = AllocBuffer::with_capacity(1024);
+/// let sum = buf.no_escape(|s| {
+///     let mut v = Vec::new_in(s);
+///     v.extend([1u64, 2, 3]);
+///     v.iter().sum::<u64>()
+/// });
+/// assert_eq!((sum, buf.used()), (6, 0));
+/// ```
+// SAFETY: every method forwards to the `&Scope` allocator above, through a shared reborrow of
+// the scope that lives no longer than this `&'a mut` borrow, which outlives every use of the
+// blocks (the collection holding the allocator borrows the scope for `'a`).
+unsafe impl<'a, 's, B: Buffer> Allocator for &'a mut Scope<'s, B> {
+    #[inline]
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, ApiAllocError> {
+        (&**self).allocate(layout)
+    }
+
+    #[inline]
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: the caller's contract, for the same scope.
+        unsafe { (&**self).deallocate(ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn grow(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, ApiAllocError> {
+        // SAFETY: the caller's contract, for the same scope.
+        unsafe { (&**self).grow(ptr, old, new) }
+    }
+
+    #[inline]
+    unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, ApiAllocError> {
+        // SAFETY: the caller's contract, for the same scope.
+        unsafe { (&**self).shrink(ptr, old, new) }
     }
 }

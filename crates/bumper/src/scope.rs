@@ -132,7 +132,7 @@ impl<'s, B: Buffer> Scope<'s, B> {
     /// ```
     /// use bumper::{Buffer, SlabBuffer};
     ///
-    /// let mut buf: SlabBuffer = SlabBuffer::new();
+    /// let mut buf = SlabBuffer::new();
     /// buf.no_escape(|s| {
     ///     s.alloc(0u64);
     ///     let used = s.stats().unwrap().used;
@@ -154,6 +154,7 @@ impl<'s, B: Buffer> Scope<'s, B> {
     }
 
     /// The buffer's usage figures.
+    #[must_use]
     pub fn stats(&self) -> Option<BufferStats> {
         // SAFETY: the buffer is valid for `'s`; no `&mut` to it is alive outside the calls of
         // this handle, which are not re-entrant.
@@ -180,6 +181,12 @@ impl<'s, B: Buffer> Scope<'s, B> {
     }
 
     /// Allocates memory for `layout`, or says why it can't (leaving the buffer unchanged).
+    ///
+    /// # Errors
+    ///
+    /// The buffer's error ([`AllocError::BufferFull`] for a fixed buffer,
+    /// [`AllocError::OutOfMemory`] for a growable one) if it can't serve the request. The buffer
+    /// is unchanged after an error.
     #[inline(always)]
     pub fn try_alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         // SAFETY: the buffer is valid for `'s` and this `&mut` lives only for the call; the
@@ -199,6 +206,7 @@ impl<'s, B: Buffer> Scope<'s, B> {
     /// ```
     #[inline(always)]
     #[track_caller]
+    #[must_use]
     pub fn alloc_layout(&self, layout: Layout) -> NonNull<u8> {
         unwrap_alloc(self.try_alloc_layout(layout))
     }
@@ -222,6 +230,12 @@ impl<'s, B: Buffer> Scope<'s, B> {
     }
 
     /// Moves `value` into the scope, or returns the error (and drops `value`).
+    ///
+    /// # Errors
+    ///
+    /// The buffer's error ([`AllocError::BufferFull`] for a fixed buffer,
+    /// [`AllocError::OutOfMemory`] for a growable one) if it can't serve the request. The buffer
+    /// is unchanged after an error.
     #[inline(always)]
     pub fn try_alloc<T>(&self, value: T) -> Result<&'s mut T, AllocError> {
         let slot = self.try_alloc_uninit::<T>()?;
@@ -238,11 +252,18 @@ impl<'s, B: Buffer> Scope<'s, B> {
     /// Uninitialised room for one `T`.
     #[inline(always)]
     #[track_caller]
+    #[must_use]
     pub fn alloc_uninit<T>(&self) -> &'s mut MaybeUninit<T> {
         unwrap_alloc(self.try_alloc_uninit())
     }
 
     /// Uninitialised room for one `T`, or the error.
+    ///
+    /// # Errors
+    ///
+    /// The buffer's error ([`AllocError::BufferFull`] for a fixed buffer,
+    /// [`AllocError::OutOfMemory`] for a growable one) if it can't serve the request. The buffer
+    /// is unchanged after an error.
     #[inline(always)]
     pub fn try_alloc_uninit<T>(&self) -> Result<&'s mut MaybeUninit<T>, AllocError> {
         let ptr = self.try_alloc_layout(Layout::new::<T>())?;
@@ -256,12 +277,20 @@ impl<'s, B: Buffer> Scope<'s, B> {
     /// Uninitialised room for `len` values of `T`.
     #[inline(always)]
     #[track_caller]
+    #[must_use]
     pub fn alloc_uninit_slice<T>(&self, len: usize) -> &'s mut [MaybeUninit<T>] {
         unwrap_alloc(self.try_alloc_uninit_slice(len))
     }
 
     /// Uninitialised room for `len` values of `T`, or the error
     /// ([`AllocError::SizeOverflow`] if `len * size_of::<T>()` overflows).
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::SizeOverflow`] if the request's byte size exceeds `isize::MAX`; otherwise
+    /// the buffer's error ([`AllocError::BufferFull`] for a fixed buffer,
+    /// [`AllocError::OutOfMemory`] for a growable one) if it can't serve the request. The buffer
+    /// is unchanged after an error.
     #[inline(always)]
     pub fn try_alloc_uninit_slice<T>(
         &self,
@@ -288,6 +317,13 @@ impl<'s, B: Buffer> Scope<'s, B> {
     }
 
     /// `len` copies of `value`, or the error.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::SizeOverflow`] if the request's byte size exceeds `isize::MAX`; otherwise
+    /// the buffer's error ([`AllocError::BufferFull`] for a fixed buffer,
+    /// [`AllocError::OutOfMemory`] for a growable one) if it can't serve the request. The buffer
+    /// is unchanged after an error.
     #[inline]
     pub fn try_alloc_slice_fill<T: Clone>(
         &self,
@@ -315,6 +351,13 @@ impl<'s, B: Buffer> Scope<'s, B> {
     }
 
     /// A copy of `src`, or the error.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::SizeOverflow`] if the request's byte size exceeds `isize::MAX`; otherwise
+    /// the buffer's error ([`AllocError::BufferFull`] for a fixed buffer,
+    /// [`AllocError::OutOfMemory`] for a growable one) if it can't serve the request. The buffer
+    /// is unchanged after an error.
     #[inline]
     pub fn try_alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<&'s mut [T], AllocError> {
         let slots = self.try_alloc_uninit_slice::<T>(src.len())?;
@@ -334,6 +377,13 @@ impl<'s, B: Buffer> Scope<'s, B> {
     }
 
     /// A clone of every element of `src`, or the error.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::SizeOverflow`] if the request's byte size exceeds `isize::MAX`; otherwise
+    /// the buffer's error ([`AllocError::BufferFull`] for a fixed buffer,
+    /// [`AllocError::OutOfMemory`] for a growable one) if it can't serve the request. The buffer
+    /// is unchanged after an error.
     #[inline]
     pub fn try_alloc_slice_clone<T: Clone>(&self, src: &[T]) -> Result<&'s mut [T], AllocError> {
         let slots = self.try_alloc_uninit_slice::<T>(src.len())?;
@@ -355,6 +405,13 @@ impl<'s, B: Buffer> Scope<'s, B> {
     }
 
     /// `len` values made by `f(index)`, or the error.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::SizeOverflow`] if the request's byte size exceeds `isize::MAX`; otherwise
+    /// the buffer's error ([`AllocError::BufferFull`] for a fixed buffer,
+    /// [`AllocError::OutOfMemory`] for a growable one) if it can't serve the request. The buffer
+    /// is unchanged after an error.
     #[inline]
     pub fn try_alloc_slice_fill_with<T>(
         &self,
@@ -373,11 +430,19 @@ impl<'s, B: Buffer> Scope<'s, B> {
     /// ```
     #[inline]
     #[track_caller]
+    #[must_use]
     pub fn alloc_slice_zeroed<T: Zeroable>(&self, len: usize) -> &'s mut [T] {
         unwrap_alloc(self.try_alloc_slice_zeroed(len))
     }
 
     /// `len` zeroed values, or the error.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::SizeOverflow`] if the request's byte size exceeds `isize::MAX`; otherwise
+    /// the buffer's error ([`AllocError::BufferFull`] for a fixed buffer,
+    /// [`AllocError::OutOfMemory`] for a growable one) if it can't serve the request. The buffer
+    /// is unchanged after an error.
     #[inline]
     pub fn try_alloc_slice_zeroed<T: Zeroable>(
         &self,
@@ -412,6 +477,13 @@ impl<'s, B: Buffer> Scope<'s, B> {
     }
 
     /// The items of `iter`, or the error.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::SizeOverflow`] if the request's byte size exceeds `isize::MAX`; otherwise
+    /// the buffer's error ([`AllocError::BufferFull`] for a fixed buffer,
+    /// [`AllocError::OutOfMemory`] for a growable one) if it can't serve the request. The buffer
+    /// is unchanged after an error.
     #[inline]
     pub fn try_alloc_slice_from_iter<T, I>(&self, iter: I) -> Result<&'s mut [T], AllocError>
     where
@@ -437,6 +509,7 @@ impl<'s, B: Buffer> Scope<'s, B> {
     /// A copy of `s` as a `&str` in the scope.
     #[inline]
     #[track_caller]
+    #[must_use]
     pub fn alloc_str(&self, s: &str) -> &'s mut str {
         let bytes = self.alloc_slice_copy(s.as_bytes());
         // SAFETY: a byte-for-byte copy of a valid `str`.

@@ -41,7 +41,7 @@ fn the_counter_sees_heap_allocations() {
 fn steady_state_scope_loops_make_no_system_allocations() {
     let x: Vec<i64> = (1..=30).collect();
     let mut fixed = AllocBuffer::with_capacity(1 << 16);
-    let mut slab: SlabBuffer = SlabBuffer::new();
+    let mut slab = SlabBuffer::new();
     // Warm up: the slab buffer makes its first slab, the default buffer is created.
     f(&x, &mut slab);
     bumper::no_escape(|s| {
@@ -73,7 +73,7 @@ fn steady_state_scope_loops_make_no_system_allocations() {
 #[test]
 fn the_slab_boundary_loop_costs_no_allocation_per_iteration() {
     const N: usize = 1 << 16;
-    let mut buf: SlabBuffer<N> = SlabBuffer::new();
+    let mut buf: SlabBuffer<N> = SlabBuffer::with_slab_size();
     let mut iterations = 0;
     let mut first = usize::MAX;
     let mut rest = usize::MAX;
@@ -104,7 +104,7 @@ fn the_slab_boundary_loop_costs_no_allocation_per_iteration() {
 /// Big requests are separate allocations: one alloc and one free per scope, and nothing else.
 #[test]
 fn big_requests_cost_exactly_one_alloc_and_one_free() {
-    let mut buf: SlabBuffer<4096> = SlabBuffer::new();
+    let mut buf: SlabBuffer<4096> = SlabBuffer::with_slab_size();
     buf.no_escape(|s| {
         s.alloc(0u8);
     });

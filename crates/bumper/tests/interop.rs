@@ -90,9 +90,9 @@ fn collections_on_alloc_buffer() {
 
 #[test]
 fn collections_on_slab_buffers() {
-    let mut small: SlabBuffer<4096> = SlabBuffer::new();
+    let mut small: SlabBuffer<4096> = SlabBuffer::with_slab_size();
     collections_in_scope(&mut small);
-    let mut default_size: SlabBuffer = SlabBuffer::new();
+    let mut default_size = SlabBuffer::new();
     collections_in_scope(&mut default_size);
     // A second run reuses the slabs the first one kept.
     let capacity = small.stats().unwrap().capacity;
@@ -125,7 +125,7 @@ fn collections_on_fixed_default_buffer_and_lent_buffer() {
         default_collections();
         let fixed = bumper::default_buffer_stats().unwrap();
         assert_eq!((fixed.capacity, fixed.used), (4 << 20, 0));
-        let mut lent: SlabBuffer<8192> = SlabBuffer::new();
+        let mut lent: SlabBuffer<8192> = SlabBuffer::with_slab_size();
         bumper::with_buffer(&mut lent, || {
             assert_eq!(bumper::no_escape(|s| vec_work(s)), expected_vec_sum());
             bumper::no_escape(|s| map_work(s));
@@ -205,7 +205,7 @@ fn vec_growth_past_a_fixed_buffer_is_an_error() {
 
 #[test]
 fn vec_and_scope_allocations_coexist() {
-    let mut buf: SlabBuffer<1024> = SlabBuffer::new();
+    let mut buf: SlabBuffer<1024> = SlabBuffer::with_slab_size();
     buf.no_escape(|s| {
         let s = &*s;
         let mut v = ApiVec::new_in(s);
@@ -262,7 +262,7 @@ fn vec_of_an_outer_default_scope_grows_again_after_the_inner_one() {
 
 #[test]
 fn the_newest_vector_grows_in_place_without_waste() {
-    let mut buf: SlabBuffer = SlabBuffer::new();
+    let mut buf = SlabBuffer::new();
     buf.no_escape(|s| {
         let s = &*s;
         s.alloc(0u8);

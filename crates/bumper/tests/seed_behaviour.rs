@@ -34,7 +34,7 @@ fn panic_text(err: &(dyn std::any::Any + Send)) -> String {
 fn round_trips_give_nine() {
     let x = [1, 2, 3];
     assert_eq!(f_explicit(&x, &mut AllocBuffer::with_capacity(100)), 9);
-    assert_eq!(f_explicit(&x, &mut SlabBuffer::<1024>::new()), 9);
+    assert_eq!(f_explicit(&x, &mut SlabBuffer::<1024>::with_slab_size()), 9);
     assert_eq!(f_default(&x), 9);
     let mut storage = [0u8; 64];
     assert_eq!(f_explicit(&x, &mut AllocBuffer::from(&mut storage)), 9);
@@ -50,7 +50,7 @@ fn round_trips_give_nine() {
 #[test]
 fn buffer_rewinds_to_its_start_after_a_scope() {
     let mut fixed = AllocBuffer::with_capacity(4096);
-    let mut slab: SlabBuffer<4096> = SlabBuffer::new();
+    let mut slab: SlabBuffer<4096> = SlabBuffer::with_slab_size();
     for _ in 0..3 {
         assert_eq!(f_explicit(&[5; 100], &mut fixed), 600);
         assert_eq!(f_explicit(&[5; 100], &mut slab), 600);
@@ -80,12 +80,12 @@ fn nested_scopes_put_the_inner_allocation_right_after_the_outer_one() {
         });
     }
     check(&mut AllocBuffer::with_capacity(1024));
-    check(&mut SlabBuffer::<1024>::new());
+    check(&mut SlabBuffer::<1024>::with_slab_size());
 }
 
 #[test]
 fn a_big_request_becomes_a_separate_slab_and_leaves_the_bump_position_alone() {
-    let mut buf: SlabBuffer<1024> = SlabBuffer::new();
+    let mut buf: SlabBuffer<1024> = SlabBuffer::with_slab_size();
     buf.no_escape(|s| {
         let first = s.alloc(1u8) as *mut u8 as usize;
         let before = s.stats().unwrap();
@@ -110,7 +110,7 @@ fn a_big_request_becomes_a_separate_slab_and_leaves_the_bump_position_alone() {
 #[test]
 fn a_panic_inside_a_scope_leaves_the_buffer_as_it_was_before_the_scope() {
     let mut fixed = AllocBuffer::with_capacity(1024);
-    let mut slab: SlabBuffer<256> = SlabBuffer::new();
+    let mut slab: SlabBuffer<256> = SlabBuffer::with_slab_size();
     let before_fixed = fixed.used();
     let r = catch_unwind(AssertUnwindSafe(|| {
         fixed.no_escape(|s| {
@@ -181,7 +181,7 @@ fn every_allocation_is_aligned_for_its_type() {
     #[repr(align(64))]
     #[derive(Clone, Copy)]
     struct Line([u8; 64]);
-    let mut buf: SlabBuffer<4096> = SlabBuffer::new();
+    let mut buf: SlabBuffer<4096> = SlabBuffer::with_slab_size();
     buf.no_escape(|s| {
         for i in 0..50 {
             s.alloc_slice_fill(i % 7, 1u8);
@@ -206,7 +206,7 @@ fn zero_sized_requests_and_zero_length_arrays_work() {
         let a = s.alloc_array_zeroed::<f32, _>((3, 0, 2));
         assert_eq!(a.shape(), &[3, 0, 2]);
     });
-    let mut slab: SlabBuffer<256> = SlabBuffer::new();
+    let mut slab: SlabBuffer<256> = SlabBuffer::with_slab_size();
     slab.no_escape(|s| {
         let zst = s.alloc_slice_fill(1000, ());
         assert_eq!(zst.len(), 1000);
@@ -220,7 +220,7 @@ fn zero_sized_requests_and_zero_length_arrays_work() {
 
 #[test]
 fn n_dimensional_arrays_of_any_rank() {
-    let mut buf: SlabBuffer = SlabBuffer::new();
+    let mut buf = SlabBuffer::new();
     buf.no_escape(|s| {
         let mut a3 = s.alloc_array_fill((2, 3, 4), 1.0f64);
         a3[[1, 2, 3]] = 10.0;
@@ -280,7 +280,7 @@ fn per_thread_default_buffers_differ_and_are_made_lazily() {
 fn with_buffer_nests_and_restores() {
     let current = || bumper::default_buffer_addr() as usize;
     let own = current();
-    let mut b2: SlabBuffer = SlabBuffer::new();
+    let mut b2 = SlabBuffer::new();
     let mut b3 = AllocBuffer::with_capacity(256);
     let b2_addr = &b2 as *const SlabBuffer as usize;
     let b3_addr = &b3 as *const AllocBuffer as usize;
@@ -432,7 +432,7 @@ fn choosing_the_default_buffer_kind_before_first_use() {
 
 #[test]
 fn slabs_opened_in_a_scope_are_kept_for_reuse_and_can_be_released() {
-    let mut buf: SlabBuffer<1024> = SlabBuffer::new();
+    let mut buf: SlabBuffer<1024> = SlabBuffer::with_slab_size();
     for _ in 0..3 {
         buf.no_escape(|s| {
             for _ in 0..8 {
@@ -450,7 +450,7 @@ fn slabs_opened_in_a_scope_are_kept_for_reuse_and_can_be_released() {
 
 #[test]
 fn reset_frees_everything() {
-    let mut buf: SlabBuffer<512> = SlabBuffer::new();
+    let mut buf: SlabBuffer<512> = SlabBuffer::with_slab_size();
     {
         let mut guard = buf.checkpoint_guard();
         let s = guard.scope();
@@ -523,7 +523,7 @@ fn slice_forms() {
 
 #[test]
 fn debug_output_is_informative() {
-    let mut buf: SlabBuffer<1024> = SlabBuffer::new();
+    let mut buf: SlabBuffer<1024> = SlabBuffer::with_slab_size();
     buf.no_escape(|s| {
         s.alloc(1u8);
         let text = format!("{s:?}");
@@ -578,5 +578,5 @@ fn only_the_newest_block_resizes_in_place() {
         buf.reset();
     }
     check(&mut AllocBuffer::with_capacity(256), 1000);
-    check(&mut SlabBuffer::<256>::new(), 1000);
+    check(&mut SlabBuffer::<256>::with_slab_size(), 1000);
 }

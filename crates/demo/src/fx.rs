@@ -86,7 +86,7 @@ pub fn measure(config: &Config) -> FxReport {
     let expected: i64 = x.iter().map(|v| v + 1).sum();
 
     let mut fixed = AllocBuffer::new();
-    let mut slab: SlabBuffer = SlabBuffer::new();
+    let mut slab = SlabBuffer::new();
     // Every variant computes the same thing (and this warms them up).
     for _ in 0..1000 {
         assert_eq!(f_explicit(&x, &mut fixed), expected);
@@ -143,7 +143,7 @@ mod tests {
     fn all_four_agree() {
         let x = input();
         let mut fixed = AllocBuffer::new();
-        let mut slab: SlabBuffer = SlabBuffer::new();
+        let mut slab = SlabBuffer::new();
         let expected = g_heap(&x);
         assert_eq!(f_explicit(&x, &mut fixed), expected);
         assert_eq!(f_explicit(&x, &mut slab), expected);

@@ -1,5 +1,5 @@
 // Storing an allocation in a variable declared outside the closure.
-use bumper::{AllocBuffer, Buffer};
+use bumper::AllocBuffer;
 
 fn main() {
     let mut buf = AllocBuffer::with_capacity(64);

@@ -1,5 +1,5 @@
 // Returning an allocation out of the closure of `Buffer::no_escape`.
-use bumper::{AllocBuffer, Buffer};
+use bumper::AllocBuffer;
 
 fn main() {
     let mut buf = AllocBuffer::with_capacity(64);

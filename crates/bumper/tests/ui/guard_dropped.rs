@@ -1,6 +1,6 @@
 // Using an allocation of a checkpoint guard's scope after the guard is dropped (and the
 // checkpoint restored).
-use bumper::{AllocBuffer, Buffer};
+use bumper::AllocBuffer;
 
 fn main() {
     let mut buf = AllocBuffer::with_capacity(64);

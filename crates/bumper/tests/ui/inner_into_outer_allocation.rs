@@ -1,6 +1,6 @@
 // Storing an allocation of a nested scope into an allocation of the outer scope, which outlives
 // the nested one.
-use bumper::{AllocBuffer, Buffer};
+use bumper::AllocBuffer;
 
 fn main() {
     let mut buf = AllocBuffer::with_capacity(64);

@@ -1,6 +1,6 @@
 // Allocating from the outer scope while a nested scope is open: the nested scope's end would
 // free the allocation.
-use bumper::{AllocBuffer, Buffer};
+use bumper::AllocBuffer;
 
 fn main() {
     let mut buf = AllocBuffer::with_capacity(64);

@@ -1,6 +1,6 @@
 // A scope can't move to another thread: allocation mutates the buffer through `&self`, with no
 // synchronisation.
-use bumper::{AllocBuffer, Buffer};
+use bumper::AllocBuffer;
 
 fn main() {
     let mut buf = AllocBuffer::with_capacity(64);

@@ -1,5 +1,5 @@
 // Nor can two threads share a scope.
-use bumper::{AllocBuffer, Buffer};
+use bumper::AllocBuffer;
 
 fn main() {
     let mut buf = AllocBuffer::with_capacity(64);

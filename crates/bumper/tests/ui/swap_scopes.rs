@@ -1,6 +1,6 @@
 // Two scopes can't trade places: each scope's lifetime is its own (`Scope` is invariant in it),
 // so a scope that ends first can't hand its identity to one that lives on.
-use bumper::{AllocBuffer, Buffer};
+use bumper::AllocBuffer;
 
 fn main() {
     let mut a = AllocBuffer::with_capacity(64);

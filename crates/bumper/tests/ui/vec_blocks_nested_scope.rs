@@ -1,7 +1,7 @@
 // While a vector allocates from a scope, no nested scope can be opened on it (the nested scope's
 // end would free the vector's newer blocks).
 use allocator_api2::vec::Vec;
-use bumper::{AllocBuffer, Buffer};
+use bumper::AllocBuffer;
 
 fn main() {
     let mut buf = AllocBuffer::with_capacity(1024);

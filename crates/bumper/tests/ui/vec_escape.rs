@@ -1,6 +1,6 @@
 // An `allocator_api2` vector whose memory comes from a scope can't leave the scope.
 use allocator_api2::vec::Vec;
-use bumper::{AllocBuffer, Buffer};
+use bumper::AllocBuffer;
 
 fn main() {
     let mut buf = AllocBuffer::with_capacity(1024);
