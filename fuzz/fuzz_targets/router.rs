@@ -257,11 +257,16 @@ fn step(model: &mut Model, ops: &[Op], depth: usize) -> usize {
             Op::FreeElsewhere(index) => {
                 if let Some(b) = model.take(*index) {
                     b.check(usize::MAX);
-                    let (done_tx, done_rx) = mpsc::sync_channel(1);
-                    worker()
-                        .send((b.addr, b.layout, done_tx))
-                        .expect("worker alive");
-                    done_rx.recv().expect("worker alive");
+                    // The channels' own memory (a reply channel the worker drops after
+                    // answering, waiter lists inside the process-wide worker channel) stays out of
+                    // the arena: only the block itself is freed on the other thread.
+                    arena_router::without_arena(|| {
+                        let (done_tx, done_rx) = mpsc::sync_channel(1);
+                        worker()
+                            .send((b.addr, b.layout, done_tx))
+                            .expect("worker alive");
+                        done_rx.recv().expect("worker alive");
+                    });
                 }
             }
             Op::ScopeBegin if depth < 8 => {
