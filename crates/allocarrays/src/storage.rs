@@ -26,10 +26,11 @@ enum Owner {
     Arena(Lease),
 }
 
-// SAFETY: the storage owns its elements exclusively (like a `Vec<A>`); the lease is `Send`.
-unsafe impl<A: Send> Send for Storage<A> {}
-// SAFETY: shared access only reads the elements (like `&Vec<A>`).
-unsafe impl<A: Sync> Sync for Storage<A> {}
+// SAFETY: the storage owns its elements exclusively (like a `Vec<A>`) and its lease, which the
+// bound requires to be `Send` too.
+unsafe impl<A: Send> Send for Storage<A> where Lease: Send {}
+// SAFETY: shared access only reads the elements (like `&Vec<A>`) and the lease (`Sync`).
+unsafe impl<A: Sync> Sync for Storage<A> where Lease: Sync {}
 
 /// Whether the memory of a new array is tracked as a checked array's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
