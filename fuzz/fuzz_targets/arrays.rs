@@ -246,7 +246,7 @@ fuzz_target!(|input: (Kind, Vec<Op>)| {
     let (kind, ops) = input;
     match kind {
         Kind::Slab => run(
-            BumperAllocator::new(SlabBuffer::<65536>::new()),
+            BumperAllocator::new(SlabBuffer::<65536>::with_slab_size()),
             false,
             &ops,
         ),

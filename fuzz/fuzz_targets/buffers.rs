@@ -304,7 +304,7 @@ fn run<B: Buffer>(mut buf: B, ops: &[Op]) {
 fuzz_target!(|input: Input| {
     match input.kind {
         Kind::Fixed(n) => run(AllocBuffer::with_capacity(64 << (n % 8)), &input.ops),
-        Kind::Slab => run(SlabBuffer::<4096>::new(), &input.ops),
+        Kind::Slab => run(SlabBuffer::<4096>::with_slab_size(), &input.ops),
         Kind::Autoscaling(n) => run(
             AutoscalingAllocBuffer::with_initial_size(n as usize * 16),
             &input.ops,

@@ -86,7 +86,7 @@ fn bench_scope(c: &mut Criterion) {
         })
     });
 
-    let mut slabs = per_placement(SlabBuffer::<DEFAULT_SLAB_SIZE>::new);
+    let mut slabs = per_placement(SlabBuffer::<DEFAULT_SLAB_SIZE>::with_slab_size);
     assert_eq!(scope::bumper(inputs.get(0), &mut slabs[0]), expected);
     group.bench_function("bumper_slab_buffer", |b| {
         b.iter(|| {
@@ -154,7 +154,7 @@ fn bench_default_vs_explicit(c: &mut Criterion) {
         })
     });
 
-    let mut slabs = per_placement(SlabBuffer::<DEFAULT_SLAB_SIZE>::new);
+    let mut slabs = per_placement(SlabBuffer::<DEFAULT_SLAB_SIZE>::with_slab_size);
     assert_eq!(scope::bumper(inputs.get(0), &mut slabs[0]), expected);
     group.bench_function("explicit_slab_buffer", |b| {
         b.iter(|| {

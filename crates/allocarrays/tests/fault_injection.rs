@@ -373,7 +373,7 @@ fn allocator_allocate_fails_cleanly<B: Buffer + Send + 'static>(name: &str, make
 fn bumper_allocator_over_slabs_fails_cleanly() {
     allocator_allocate_fails_cleanly(
         "BumperAllocator<SlabBuffer<4096>>::allocate",
-        SlabBuffer::<4096>::new,
+        SlabBuffer::<4096>::with_slab_size,
     );
 }
 
@@ -404,7 +404,7 @@ fn array_creation_failure_panics_cleanly() {
     let mut failures = 0;
     for n in 0.. {
         let base = live_bytes();
-        let alloc = BumperAllocator::new(SlabBuffer::<4096>::new());
+        let alloc = BumperAllocator::new(SlabBuffer::<4096>::with_slab_size());
         let kept: AllocArray<f64, Ix1> =
             with_allocator(&alloc, || AllocArray::from_shape_fn(100, |i| i as f64));
         QUIET.with(|q| q.set(true));

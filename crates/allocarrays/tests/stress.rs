@@ -239,7 +239,7 @@ fn stress_shared_bumper_allocator_autoscaling() {
 fn stress_shared_bumper_allocator_slabs() {
     hammer(
         "BumperAllocator<SlabBuffer<65536>>",
-        BumperAllocator::new(SlabBuffer::<65536>::new()),
+        BumperAllocator::new(SlabBuffer::<65536>::with_slab_size()),
     );
 }
 
@@ -250,7 +250,7 @@ fn stress_shared_bumper_allocator_slabs() {
 #[test]
 #[ignore = "fails while reset keeps all memory below the newest pinned array"]
 fn memory_stays_bounded_when_the_newest_array_outlives_each_reset() {
-    let alloc = BumperAllocator::new(SlabBuffer::<65536>::new());
+    let alloc = BumperAllocator::new(SlabBuffer::<65536>::with_slab_size());
     let mut kept: Option<AllocArray<f64, Ix1>> = None;
     for i in 0..2_000 {
         let a = with_allocator(&alloc, || AllocArray::from_elem(1000, i as f64)); // 8 KB

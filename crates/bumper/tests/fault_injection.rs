@@ -268,7 +268,7 @@ fn slab_buffer_growth_fails_cleanly() {
         Layout::from_size_align(2000, 8).unwrap(), // another slab
     ];
     let n = sweep("SlabBuffer growth", 512, |arm| {
-        let mut buf = SlabBuffer::<4096>::new();
+        let mut buf = SlabBuffer::<4096>::with_slab_size();
         // Made before any fault.
         let first = buf
             .try_alloc_layout(Layout::from_size_align(256, 8).unwrap())
@@ -317,7 +317,7 @@ fn slab_buffer_growth_fails_cleanly() {
 #[test]
 fn slab_buffer_scopes_fail_cleanly() {
     let n = sweep("SlabBuffer scopes", 1024, |arm| {
-        let mut buf = SlabBuffer::<4096>::new();
+        let mut buf = SlabBuffer::<4096>::with_slab_size();
         let outer = buf
             .try_alloc_layout(Layout::from_size_align(64, 8).unwrap())
             .unwrap();
@@ -360,7 +360,7 @@ fn slab_buffer_scopes_fail_cleanly() {
 #[test]
 fn scoped_vec_growth_fails_cleanly() {
     let n = sweep("allocator-api2 Vec in a scope", 2048, |arm| {
-        let mut buf = SlabBuffer::<4096>::new();
+        let mut buf = SlabBuffer::<4096>::with_slab_size();
         buf.no_escape(|s| {
             let mut v: ApiVec<u32, _> = ApiVec::new_in(&*s);
             v.extend(0..100u32);

@@ -10,9 +10,7 @@
 
 use std::time::Instant;
 
-use allocarrays::{
-    with_allocator, AllocArray, ArenaRouter, BumperAllocator, HeapArena, HeapArenaOptions,
-};
+use allocarrays::{with_allocator, AllocArray, ArenaRouter, BumperAllocator, HeapArena};
 use allocarrays_demo::alloc_stack::{counting_active, thread_counts, Counting, Switch};
 use allocarrays_demo::model::{random_images, DigitsModel};
 use ndarray::{Array2, Axis, Ix4};
@@ -125,12 +123,12 @@ fn main() {
         }
     });
 
-    let heap = HeapArena::with_options(HeapArenaOptions::new().strict(true));
+    let heap = HeapArena::new();
     let mut pinned_resets = 0usize;
     let routed_run = soak("ndarray under a HeapArena", n, |i| {
         let k = i % DISTINCT;
         heap.scope(|| out.assign(&model.forward(&plain[k]).view()));
-        if heap.reset().is_err() {
+        if heap.reset_strict().is_err() {
             pinned_resets += 1;
         }
         if out != expected[k] {

@@ -336,7 +336,7 @@ fn fast_path_workload<'a>() -> Workload<'a> {
 
 fn scope_workload(inputs: &ScopeInputs) -> Workload<'_> {
     let mut allocs = per_placement(|| AllocBuffer::with_capacity(ARENA_CAPACITY));
-    let mut slabs = per_placement(SlabBuffer::<DEFAULT_SLAB_SIZE>::new);
+    let mut slabs = per_placement(SlabBuffer::<DEFAULT_SLAB_SIZE>::with_slab_size);
     let mut bump_scopes = per_placement(new_bump_scope);
     let mut bumpalos = per_placement(new_bumpalo);
     // Each closure moves in its own copy of the placement cycle.
@@ -389,7 +389,7 @@ fn scope_workload(inputs: &ScopeInputs) -> Workload<'_> {
 }
 
 fn default_vs_explicit_workload(inputs: &ScopeInputs) -> Workload<'_> {
-    let mut slabs = per_placement(SlabBuffer::<DEFAULT_SLAB_SIZE>::new);
+    let mut slabs = per_placement(SlabBuffer::<DEFAULT_SLAB_SIZE>::with_slab_size);
     let mut allocs = per_placement(|| AllocBuffer::with_capacity(ARENA_CAPACITY));
     // Each closure moves in its own copy of the placement cycle.
     let mut k = Cycle::default();
