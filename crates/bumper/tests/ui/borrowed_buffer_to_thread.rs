@@ -1,6 +1,6 @@
 // A buffer over borrowed memory is `Send`, but keeps the borrow: it can't go to a thread that
 // may outlive the memory.
-use bumper::{AllocBuffer, Buffer};
+use bumper::AllocBuffer;
 
 fn main() {
     let mut memory = [0u8; 256];

@@ -1,6 +1,6 @@
 // A slab buffer is `Sync`, but its scopes are not: allocation through `&Scope` changes the
 // buffer without synchronisation, so a scope can't be shared with another thread.
-use bumper::{Buffer, SlabBuffer};
+use bumper::SlabBuffer;
 
 fn main() {
     let mut buf: SlabBuffer = SlabBuffer::new();
