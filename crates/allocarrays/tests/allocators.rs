@@ -209,14 +209,17 @@ impl<B: Buffer + Send + 'static> Inspect for UncheckedBumperAllocator<B> {
 macro_rules! for_each_allocator {
     ($body:ident) => {{
         $body(&BumperAllocator::new(auto_buffer()), "Bumper/Autoscaling");
-        $body(&BumperAllocator::with_capacity(FIXED), "Bumper/AllocBuffer");
+        $body(
+            &BumperAllocator::with_fixed_capacity(FIXED),
+            "Bumper/AllocBuffer",
+        );
         $body(&BumperAllocator::new(Slab::new()), "Bumper/SlabBuffer");
         $body(
             &UncheckedBumperAllocator::new(auto_buffer()),
             "Unchecked/Autoscaling",
         );
         $body(
-            &UncheckedBumperAllocator::with_capacity(FIXED),
+            &UncheckedBumperAllocator::with_fixed_capacity(FIXED),
             "Unchecked/AllocBuffer",
         );
         $body(
@@ -329,8 +332,8 @@ fn full_fixed_buffer_returns_buffer_full_and_stays_usable() {
         assert_eq!(alloc.reset(), ResetReport::default());
         alloc_block(alloc, 256, 1, 3).assert_intact();
     }
-    run(&BumperAllocator::with_capacity(256));
-    run(&UncheckedBumperAllocator::with_capacity(256));
+    run(&BumperAllocator::with_fixed_capacity(256));
+    run(&UncheckedBumperAllocator::with_fixed_capacity(256));
 }
 
 #[test]
@@ -346,7 +349,10 @@ fn over_aligned_and_zero_sized_requests() {
     }
     run(&BumperAllocator::new(auto_buffer()), "Bumper/Autoscaling");
     run(&BumperAllocator::new(Slab::new()), "Bumper/SlabBuffer");
-    run(&BumperAllocator::with_capacity(FIXED), "Bumper/AllocBuffer");
+    run(
+        &BumperAllocator::with_fixed_capacity(FIXED),
+        "Bumper/AllocBuffer",
+    );
     run(&UncheckedBumperAllocator::new(auto_buffer()), "Unchecked");
 }
 
@@ -453,10 +459,16 @@ fn pinned_older_epoch_rewinds_to_the_next_epoch() {
         assert_outside(&[again], &pinned.range());
         pinned.assert_intact();
     }
-    run(&BumperAllocator::with_capacity(FIXED), "Bumper/AllocBuffer");
+    run(
+        &BumperAllocator::with_fixed_capacity(FIXED),
+        "Bumper/AllocBuffer",
+    );
     run(&BumperAllocator::new(Slab::new()), "Bumper/SlabBuffer");
     run(&BumperAllocator::new(auto_buffer()), "Bumper/Autoscaling");
-    run(&UncheckedBumperAllocator::with_capacity(FIXED), "Unchecked");
+    run(
+        &UncheckedBumperAllocator::with_fixed_capacity(FIXED),
+        "Unchecked",
+    );
 }
 
 #[test]
@@ -521,14 +533,17 @@ fn memory_outlives_a_dropped_allocator_while_leased() {
         .unwrap();
     }
     run(BumperAllocator::new(auto_buffer()), "Bumper/Autoscaling");
-    run(BumperAllocator::with_capacity(FIXED), "Bumper/AllocBuffer");
+    run(
+        BumperAllocator::with_fixed_capacity(FIXED),
+        "Bumper/AllocBuffer",
+    );
     run(BumperAllocator::new(Slab::new()), "Bumper/SlabBuffer");
     run(
         UncheckedBumperAllocator::new(auto_buffer()),
         "Unchecked/Autoscaling",
     );
     run(
-        UncheckedBumperAllocator::with_capacity(FIXED),
+        UncheckedBumperAllocator::with_fixed_capacity(FIXED),
         "Unchecked/AllocBuffer",
     );
     run(
@@ -557,13 +572,13 @@ fn dropping_an_allocator_without_leases_frees_at_once() {
 #[test]
 #[should_panic(expected = "UncheckedBumperAllocator does not make CheckedAllocArrays")]
 fn unchecked_allocator_refuses_checked_arrays() {
-    let alloc = UncheckedBumperAllocator::with_capacity(1024);
+    let alloc = UncheckedBumperAllocator::with_fixed_capacity(1024);
     let _ = alloc.allocate(layout(8, 8), true);
 }
 
 #[test]
 fn unchecked_allocator_refusal_leaves_it_usable() {
-    let alloc = UncheckedBumperAllocator::with_capacity(1024);
+    let alloc = UncheckedBumperAllocator::with_fixed_capacity(1024);
     let err = catch_unwind(AssertUnwindSafe(|| alloc.allocate(layout(8, 8), true))).unwrap_err();
     let msg = err
         .downcast_ref::<String>()
@@ -581,7 +596,7 @@ fn unchecked_allocator_refusal_leaves_it_usable() {
 
 #[test]
 fn bumper_allocator_tracks_checked_arrays() {
-    let alloc = BumperAllocator::with_capacity(1024);
+    let alloc = BumperAllocator::with_fixed_capacity(1024);
     let mut leases = Vec::new();
     for checked in [true, false, true, true, false] {
         let (_, lease) = alloc.allocate(layout(16, 8), checked).unwrap();
@@ -594,8 +609,10 @@ fn bumper_allocator_tracks_checked_arrays() {
     );
     assert_eq!(
         format!("{alloc:#}"),
-        "BumperAllocator(AllocBuffer(1024 bytes))"
+        "BumperAllocator(AllocBuffer(1024 bytes)): 80 of 1024 bytes used, 5 live arrays, \
+         0 resets, tracking 3 checked"
     );
+    assert_eq!(alloc.summary(), format!("{alloc:#}"));
     assert!(leases.iter().all(Lease::is_valid));
 
     let report = alloc.reset();
@@ -617,7 +634,12 @@ fn bumper_allocator_tracks_checked_arrays() {
     let (_, lease) = alloc.allocate(layout(16, 8), true).unwrap();
     assert_eq!(
         alloc.to_string(),
-        "BumperAllocator(AllocBuffer(1024 bytes)) (tracking 1 CheckedAllocArray memory locations)"
+        "BumperAllocator(AllocBuffer(1024 bytes)) (tracking 1 CheckedAllocArray memory location)"
+    );
+    assert_eq!(
+        alloc.summary(),
+        "BumperAllocator(AllocBuffer(1024 bytes)): 16 of 1024 bytes used, 1 live array, \
+         1 reset, tracking 1 checked"
     );
     let report = alloc.reset();
     assert_eq!(
@@ -645,11 +667,11 @@ fn display_strings() {
         "UncheckedBumperAllocator(AutoscalingAllocBuffer())"
     );
     assert_eq!(
-        BumperAllocator::with_capacity(1 << 24).to_string(),
+        BumperAllocator::with_fixed_capacity(1 << 24).to_string(),
         "BumperAllocator(AllocBuffer(16777216 bytes))"
     );
     assert_eq!(
-        UncheckedBumperAllocator::with_capacity(1 << 24).to_string(),
+        UncheckedBumperAllocator::with_fixed_capacity(1 << 24).to_string(),
         "UncheckedBumperAllocator(AllocBuffer(16777216 bytes))"
     );
     assert_eq!(
@@ -678,7 +700,7 @@ fn display_strings() {
         "UncheckedBumperAllocator(SlabBuffer<1048576>)"
     );
     // Debug shows the stats.
-    let dbg = format!("{:?}", BumperAllocator::with_capacity(64));
+    let dbg = format!("{:?}", BumperAllocator::with_fixed_capacity(64));
     assert!(
         dbg.starts_with("BumperAllocator { stats: AllocatorStats {"),
         "{dbg}"
@@ -691,8 +713,8 @@ fn display_strings() {
 
 #[test]
 fn with_allocator_nests_and_restores() {
-    let outer = BumperAllocator::with_capacity(1024);
-    let inner = UncheckedBumperAllocator::with_capacity(1024);
+    let outer = BumperAllocator::with_fixed_capacity(1024);
+    let inner = UncheckedBumperAllocator::with_fixed_capacity(1024);
     assert!(!has_allocator());
     let r = with_allocator(&outer, || {
         assert!(has_allocator());
@@ -716,8 +738,8 @@ fn with_allocator_nests_and_restores() {
 
 #[test]
 fn with_allocator_restores_on_panic() {
-    let outer = BumperAllocator::with_capacity(1024);
-    let inner = BumperAllocator::with_capacity(1024);
+    let outer = BumperAllocator::with_fixed_capacity(1024);
+    let inner = BumperAllocator::with_fixed_capacity(1024);
     with_allocator(&outer, || {
         let caught = catch_unwind(AssertUnwindSafe(|| {
             with_allocator(&inner, || -> () { panic!("boom inside") })
@@ -743,7 +765,7 @@ fn with_allocator_restores_on_panic() {
 
 #[test]
 fn with_allocator_is_per_thread() {
-    let alloc = BumperAllocator::with_capacity(1024);
+    let alloc = BumperAllocator::with_fixed_capacity(1024);
     with_allocator(&alloc, || {
         assert!(has_allocator());
         std::thread::scope(|s| {
@@ -853,7 +875,7 @@ fn threads_get_disjoint_intact_blocks_fixed() {
     // Worst case per block: 256 bytes + 63 of padding.
     let per_thread = scaled(4000, 40);
     hammer(
-        &BumperAllocator::with_capacity(THREADS * per_thread * 320),
+        &BumperAllocator::with_fixed_capacity(THREADS * per_thread * 320),
         per_thread,
     );
 }
@@ -921,7 +943,7 @@ fn threads_allocate_while_another_resets() {
 fn leases_dropped_on_other_threads() {
     // Blocks allocated here, filled, and released on another thread (joined before the reset,
     // so the join orders the writes before the reuse).
-    let alloc = BumperAllocator::with_capacity(FIXED);
+    let alloc = BumperAllocator::with_fixed_capacity(FIXED);
     let mut rng = Rng::new(5);
     for round in 0..scaled(5, 2) {
         let blocks = random_blocks(&alloc, &mut rng, 8, round as u64 * 100);
@@ -979,7 +1001,7 @@ fn release_on_thread_then<A: Inspect + Sync>(alloc: A, size: usize, reclaim: imp
 
 #[test]
 fn memory_released_on_another_thread_is_reused_race_free() {
-    release_on_thread_then(BumperAllocator::with_capacity(FIXED), 64, |alloc| {
+    release_on_thread_then(BumperAllocator::with_fixed_capacity(FIXED), 64, |alloc| {
         if alloc.reset().pinned_bytes == 0 {
             // The same memory, written again.
             alloc_block(&alloc, 64, 8, 2).assert_intact();
@@ -998,5 +1020,5 @@ fn memory_released_on_another_thread_is_freed_race_free_by_reset() {
 #[test]
 fn memory_released_on_another_thread_is_freed_race_free_by_drop() {
     // Dropping the allocator frees the buffer at once if it sees no live lease.
-    release_on_thread_then(BumperAllocator::with_capacity(FIXED), 64, drop);
+    release_on_thread_then(BumperAllocator::with_fixed_capacity(FIXED), 64, drop);
 }
