@@ -43,7 +43,7 @@ use crate::storage::Storage;
 /// ```
 /// use allocarrays::{with_allocator, AllocArray, BumperAllocator};
 ///
-/// let alloc = BumperAllocator::with_capacity(1 << 20);
+/// let alloc = BumperAllocator::with_fixed_capacity(1 << 20);
 /// let a = AllocArray::from(ndarray::array![[1.0, 2.0], [3.0, 4.0]]); // heap, no copy
 /// let total = with_allocator(&alloc, || {
 ///     let b = &a * 2.0 + &a; // both new arrays come from `alloc`
@@ -549,7 +549,7 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     /// ```
     /// use allocarrays::{with_allocator, AllocArray, BumperAllocator};
     ///
-    /// let alloc = BumperAllocator::with_capacity(1 << 16);
+    /// let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
     /// assert!(!AllocArray::<f64, _>::zeros(3).is_arena());
     /// assert!(with_allocator(&alloc, || AllocArray::<f64, _>::zeros(3).is_arena()));
     /// ```
@@ -576,7 +576,7 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     /// ```
     /// use allocarrays::{with_allocator, AllocArray, BumperAllocator};
     ///
-    /// let alloc = BumperAllocator::with_capacity(1 << 16);
+    /// let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
     /// let a = with_allocator(&alloc, || AllocArray::<f64, _>::ones(3));
     /// assert!(a.is_valid());
     /// alloc.reset();
@@ -756,7 +756,7 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     ///
     /// let a = AllocArray::from(vec![1.0, 2.0]);
     /// assert!(!a.similar().is_arena()); // outside `with_allocator`: the heap
-    /// let alloc = BumperAllocator::with_capacity(1 << 16);
+    /// let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
     /// assert!(with_allocator(&alloc, || a.similar().is_arena()));
     /// ```
     pub fn similar(&self) -> Self
@@ -1497,7 +1497,7 @@ impl<A: Clone, D: Dimension, K: Checking> Clone for AllocArrayBase<A, D, K> {
     /// ```
     /// use allocarrays::{with_allocator, AllocArray, BumperAllocator};
     ///
-    /// let alloc = BumperAllocator::with_capacity(1 << 16);
+    /// let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
     /// let a = AllocArray::from(vec![1, 2]);
     /// let b = with_allocator(&alloc, || a.clone());
     /// assert!(b.is_arena());

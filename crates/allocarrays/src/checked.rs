@@ -125,7 +125,7 @@ pub(crate) fn invalid_memory() -> ! {
 /// ```
 /// use allocarrays::{with_allocator, BumperAllocator, CheckedAllocArray, InvalidMemory};
 ///
-/// let alloc = BumperAllocator::with_capacity(1 << 16);
+/// let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
 /// let a = CheckedAllocArray::from(vec![1.0, 2.0]);
 /// let b = with_allocator(&alloc, || &a * 2.0); // from the allocator
 /// alloc.reset();
@@ -152,7 +152,7 @@ impl Error for InvalidMemory {}
 /// ```
 /// use allocarrays::{with_allocator, AllocArray, BumperAllocator, CheckedAllocArray};
 ///
-/// let alloc = BumperAllocator::with_capacity(1 << 16);
+/// let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
 /// let arena = with_allocator(&alloc, || AllocArray::<f64, _>::zeros(4));
 /// let err = CheckedAllocArray::try_from(arena).unwrap_err();
 /// assert_eq!(
@@ -194,7 +194,7 @@ impl Error for UncheckedArenaArray {}
 /// ```
 /// use allocarrays::{with_allocator, BumperAllocator, CheckedAllocArray};
 ///
-/// let alloc = BumperAllocator::with_capacity(1 << 20);
+/// let alloc = BumperAllocator::with_fixed_capacity(1 << 20);
 /// let input = CheckedAllocArray::from(vec![1.0, 2.0, 3.0]);
 /// let total = with_allocator(&alloc, || {
 ///     let doubled = &input * 2.0; // a checked array in the arena

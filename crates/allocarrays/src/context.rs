@@ -53,7 +53,7 @@ std::thread_local! {
 /// ```
 /// use allocarrays::{with_allocator, BumperAllocator};
 ///
-/// let alloc = BumperAllocator::with_capacity(1 << 20);
+/// let alloc = BumperAllocator::with_fixed_capacity(1 << 20);
 /// let total = with_allocator(&alloc, || {
 ///     // ... array code here allocates from `alloc` ...
 ///     42
@@ -75,7 +75,7 @@ pub fn with_allocator<A: ArrayAllocator, R>(alloc: &A, f: impl FnOnce() -> R) ->
 /// ```
 /// use allocarrays::{with_allocator, without_allocator, BumperAllocator};
 ///
-/// let alloc = BumperAllocator::with_capacity(1 << 20);
+/// let alloc = BumperAllocator::with_fixed_capacity(1 << 20);
 /// with_allocator(&alloc, || {
 ///     assert!(allocarrays::has_allocator());
 ///     without_allocator(|| assert!(!allocarrays::has_allocator()));

@@ -103,7 +103,7 @@ pub fn measure(config: &Config) -> (Workload, Vec<Target>) {
     let n_batches = plain_data.len();
 
     // Each arena variant has one allocator per backend, whose buffer comes from that backend.
-    let fixed_arena = || BumperAllocator::with_capacity(FIXED_ARENA_BYTES);
+    let fixed_arena = || BumperAllocator::with_fixed_capacity(FIXED_ARENA_BYTES);
     let fixed = per_backend(fixed_arena);
     let fixed_infer = per_backend(fixed_arena);
     let fixed_model = per_backend(fixed_arena);

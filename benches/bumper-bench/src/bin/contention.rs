@@ -188,17 +188,17 @@ fn main() {
     // bump position only moves back at the reset).
     let fixed_capacity = 2 * n * SIZE + 4096;
 
-    let fixed = BumperAllocator::with_capacity(fixed_capacity);
+    let fixed = BumperAllocator::with_fixed_capacity(fixed_capacity);
     let autoscaling = BumperAllocator::default();
     // A small start, so the warm-up batch grows it (and the rounds then run in one buffer).
     let autoscaling_small = BumperAllocator::new(AutoscalingAllocBuffer::with_initial_size(4096));
     let unchecked: UncheckedBumperAllocator<AllocBuffer<'static>> =
-        UncheckedBumperAllocator::with_capacity(fixed_capacity);
+        UncheckedBumperAllocator::with_fixed_capacity(fixed_capacity);
 
     let mut cases: Vec<Case<'_>> = Vec::new();
     for threads in [1, 2] {
         cases.push(Case::bump(
-            "`BumperAllocator::with_capacity` (fixed `AllocBuffer`)",
+            "`BumperAllocator::with_fixed_capacity` (fixed `AllocBuffer`)",
             threads,
             &fixed,
         ));
