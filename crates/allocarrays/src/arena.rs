@@ -295,6 +295,9 @@ struct Chunk {
     attached: bool,
     /// For a detached chunk: bytes up to the end of its last allocation.
     fill: usize,
+    /// The chunk split off this one's tail, which starts where this one ends (see
+    /// [`Inner::take_chunk`]); merged back once both are idle and dead.
+    next: Option<usize>,
 }
 
 impl Chunk {
@@ -303,11 +306,13 @@ impl Chunk {
         unsafe { self.header.as_ref() }.live()
     }
 
-    /// Whether `layout` fits at the start of the chunk.
-    fn fits(&self, layout: Layout) -> bool {
-        let pad = self.base.as_ptr().addr().wrapping_neg() & (layout.align() - 1);
-        pad.checked_add(layout.size())
-            .is_some_and(|need| need <= self.size)
+    /// Whether `layout` fits in the chunk from offset `from` on.
+    fn fits_from(&self, layout: Layout, from: usize) -> bool {
+        let pad =
+            (self.base.as_ptr().addr().wrapping_add(from)).wrapping_neg() & (layout.align() - 1);
+        from.checked_add(pad)
+            .and_then(|start| start.checked_add(layout.size()))
+            .is_some_and(|stop| stop <= self.size)
     }
 }
 
@@ -355,45 +360,53 @@ impl<B: Buffer> Inner<B> {
         slot.end.store(0, Relaxed);
     }
 
-    fn attach(&mut self, slot: &Slot, index: usize) {
+    /// Attaches chunk `index` to the slot, to bump from offset `from` on.
+    fn attach(&mut self, slot: &Slot, index: usize, from: usize) {
         let chunk = &mut self.chunks[index];
         chunk.attached = true;
         chunk.fill = 0;
         slot.chunk.store(chunk.header.as_ptr(), Relaxed);
         slot.index.store(index, Relaxed);
         slot.base.store(chunk.base.as_ptr(), Relaxed);
-        slot.cursor.store(0, Relaxed);
+        slot.cursor.store(from, Relaxed);
         slot.end.store(chunk.size, Relaxed);
     }
 
-    /// An idle chunk without leases where `layout` fits, else a new one from the buffer:
-    /// `layout` exactly if `own`, else a chunk of [`chunk_size`](Self::chunk_size) (or the rest
-    /// of the buffer if that is less but enough).
+    /// A chunk where `layout` fits and the offset to use it from: an idle chunk without leases
+    /// (from its start), else the free tail of an idle chunk some arrays still use (past their
+    /// memory), else a new one from the buffer: `layout` exactly if `own`, else a chunk of
+    /// [`chunk_size`](Self::chunk_size) (or the rest of the buffer if that is less but enough).
     fn take_chunk(
         &mut self,
         layout: Layout,
         own: bool,
         clock: NonNull<Clock>,
-    ) -> Result<usize, AllocError> {
+    ) -> Result<(usize, usize), AllocError> {
+        // An idle chunk gains no lease (only leases on it could be cloned), so a count of 0
+        // seen here stays 0; a non-zero one may drop meanwhile, which only makes `fill` more
+        // cautious than needed.
+        self.merge_dead_tails();
         if let Some(index) = self
             .chunks
             .iter()
-            .position(|c| !c.attached && c.fits(layout) && c.live() == 0)
+            .position(|c| !c.attached && c.size > 0 && c.fits_from(layout, 0) && c.live() == 0)
         {
-            return Ok(index);
+            return Ok((index, 0));
+        }
+        if let Some(index) = self
+            .chunks
+            .iter()
+            .position(|c| !c.attached && c.live() > 0 && c.fits_from(layout, c.fill))
+        {
+            // The free tail of a chunk some arrays still use: split off as a chunk of its own,
+            // with its own count, so it is reused as soon as its own arrays are gone.
+            return self.split_tail(index, clock).map(|tail| (tail, 0));
         }
         // Room in the lists first, so nothing below can fail after the buffer gave memory.
-        // Afterwards there are at most `chunks + 1 + spare` headers, which `spare` must be able
-        // to take back without growing.
-        let headers = self.chunks.len() + 1;
+        self.reserve_chunk()?;
         let oom = AllocError::OutOfMemory {
-            requested: size_of::<Chunk>(),
+            requested: size_of::<ChunkHeader>(),
         };
-        crate::heap_carry::outside(|| {
-            self.chunks.try_reserve(1)?;
-            self.spare.try_reserve(headers)
-        })
-        .map_err(|_| oom)?;
         let header = match self.spare.pop() {
             Some(header) => header,
             None => crate::heap_carry::outside(|| ChunkHeader::allocate(clock)).ok_or(oom)?,
@@ -419,8 +432,93 @@ impl<B: Buffer> Inner<B> {
             size,
             attached: false,
             fill: 0,
+            next: None,
         });
-        Ok(self.chunks.len() - 1)
+        Ok((self.chunks.len() - 1, 0))
+    }
+
+    /// Room for one more chunk record and its header, without allocating afterwards.
+    fn reserve_chunk(&mut self) -> Result<(), AllocError> {
+        // Afterwards there are at most `chunks + 1 + spare` headers, which `spare` must be able
+        // to take back without growing.
+        let headers = self.chunks.len() + 1;
+        crate::heap_carry::outside(|| {
+            self.chunks.try_reserve(1)?;
+            self.spare.try_reserve(headers)
+        })
+        .map_err(|_| AllocError::OutOfMemory {
+            requested: size_of::<Chunk>(),
+        })
+    }
+
+    /// Splits the free tail (past `fill`) off idle chunk `index` into a chunk of its own
+    /// (an emptied record, or a new one); returns its index.
+    fn split_tail(&mut self, index: usize, clock: NonNull<Clock>) -> Result<usize, AllocError> {
+        let tail = match self
+            .chunks
+            .iter()
+            .position(|c| c.size == 0 && !c.attached && c.live() == 0)
+        {
+            Some(empty) => empty,
+            None => {
+                self.reserve_chunk()?;
+                let header = match self.spare.pop() {
+                    Some(header) => header,
+                    None => crate::heap_carry::outside(|| ChunkHeader::allocate(clock)).ok_or(
+                        AllocError::OutOfMemory {
+                            requested: size_of::<ChunkHeader>(),
+                        },
+                    )?,
+                };
+                self.chunks.push(Chunk {
+                    header,
+                    base: NonNull::dangling(),
+                    size: 0,
+                    attached: false,
+                    fill: 0,
+                    next: None,
+                });
+                self.chunks.len() - 1
+            }
+        };
+        let head = &mut self.chunks[index];
+        let fill = head.fill;
+        // SAFETY: `fill <= size`: the tail lies inside the chunk.
+        let base = unsafe { head.base.add(fill) };
+        let size = head.size - fill;
+        let next = head.next.replace(tail);
+        head.size = fill;
+        let record = &mut self.chunks[tail];
+        record.base = base;
+        record.size = size;
+        record.fill = 0;
+        record.next = next;
+        Ok(tail)
+    }
+
+    /// Merges every idle dead chunk with the idle dead tails split off it, so split memory
+    /// becomes whole again once its arrays are gone.
+    fn merge_dead_tails(&mut self) {
+        for index in 0..self.chunks.len() {
+            if !self.idle_dead(index) {
+                continue;
+            }
+            while let Some(next) = self.chunks[index].next {
+                if !self.idle_dead(next) {
+                    break;
+                }
+                let absorbed = std::mem::replace(&mut self.chunks[next].size, 0);
+                let after = self.chunks[next].next.take();
+                let head = &mut self.chunks[index];
+                head.size += absorbed;
+                head.next = after;
+            }
+        }
+    }
+
+    fn idle_dead(&self, index: usize) -> bool {
+        let chunk = &self.chunks[index];
+        !chunk.attached && chunk.size > 0 && chunk.live() == 0
     }
 
     /// A chunk for small requests, big enough for `layout`.
@@ -603,7 +701,9 @@ impl<B: Buffer + Send + 'static, S: Sharing> Core<B, S> {
             if let Some(header) = header_of(slot) {
                 let index = slot.index.load(Relaxed);
                 // SAFETY: the allocator holds the header.
-                if unsafe { header.as_ref() }.live() == 0 && inner.chunks[index].fits(layout) {
+                if unsafe { header.as_ref() }.live() == 0
+                    && inner.chunks[index].fits_from(layout, 0)
+                {
                     // Full, but no array uses it any more: start over in it.
                     slot.cursor.store(0, Relaxed);
                     let ptr = slot.bump(layout).expect("fits an empty chunk");
@@ -611,21 +711,22 @@ impl<B: Buffer + Send + 'static, S: Sharing> Core<B, S> {
                 }
             }
         }
-        let index = inner.take_chunk(layout, own, self.clock_ptr())?;
+        let (index, from) = inner.take_chunk(layout, own, self.clock_ptr())?;
         if own {
-            // A chunk for this request alone, never attached.
+            // A big request: served from the chunk without attaching it.
             let chunk = &mut inner.chunks[index];
-            let pad = chunk.base.as_ptr().addr().wrapping_neg() & (layout.align() - 1);
-            chunk.fill = pad + layout.size();
-            // SAFETY: `fits` (or the exact carve) guarantees `pad + size <= chunk.size`.
-            let ptr = unsafe { chunk.base.add(pad) };
+            let start =
+                from + ((chunk.base.as_ptr().addr() + from).wrapping_neg() & (layout.align() - 1));
+            chunk.fill = start + layout.size();
+            // SAFETY: `fits_from` (or the exact carve) guarantees `start + size <= chunk.size`.
+            let ptr = unsafe { chunk.base.add(start) };
             if checked {
                 slot.count_checked();
             }
             return Ok((ptr, ChunkHeader::lease(chunk.header, epoch)));
         }
         inner.detach(slot);
-        inner.attach(slot, index);
+        inner.attach(slot, index, from);
         let ptr = slot.bump(layout).expect("the new chunk fits the request");
         Ok(Self::finish(slot, ptr, epoch, checked))
     }
