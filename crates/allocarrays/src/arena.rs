@@ -98,6 +98,9 @@ const MAX_CHUNK: usize = 64 * 1024;
 const CHUNK_ALIGN: usize = 64;
 /// Per-thread slots of a [`Locked`] allocator; threads past them share one slot under the lock.
 pub(crate) const THREAD_SLOTS: usize = 32;
+/// Lease counts a slot reserves on its chunk at a time, so its allocations don't touch the
+/// shared count.
+const RESERVE: usize = 1 << 24;
 /// Owner token of the slot used under the lock.
 const OVERFLOW_TOKEN: u64 = u64::MAX;
 
@@ -256,6 +259,8 @@ pub(crate) struct Slot {
     epoch: AtomicU64,
     /// Checked allocations through this slot, ever.
     checked: AtomicUsize,
+    /// Counts reserved on the attached chunk's header, not yet used by a lease.
+    reserved: AtomicUsize,
 }
 
 impl Slot {
@@ -337,7 +342,17 @@ impl<B: Buffer> Inner<B> {
     /// Chunk size for small requests: a sixteenth of the buffer when the allocator was made,
     /// within bounds. Fixed from then on: an autoscaling buffer re-sizes itself from what the
     /// chunks took, which must not in turn change the chunks.
-    fn chunk_size_for(buffer: &B) -> usize {
+    ///
+    /// An [`AutoscalingAllocBuffer`](crate::AutoscalingAllocBuffer) grows, so its start says
+    /// nothing of what it will hold: it gets the largest chunks, as do buffers without figures.
+    fn chunk_size_for(buffer: &B) -> usize
+    where
+        B: 'static,
+    {
+        let any: &dyn std::any::Any = buffer;
+        if any.is::<crate::AutoscalingAllocBuffer>() {
+            return MAX_CHUNK;
+        }
         let capacity = buffer.stats().map_or(MAX_CHUNK * 16, |s| s.capacity);
         (capacity / 16).clamp(MIN_CHUNK, MAX_CHUNK) & !(CHUNK_ALIGN - 1)
     }
@@ -352,6 +367,8 @@ impl<B: Buffer> Inner<B> {
             return;
         }
         let chunk = &mut self.chunks[slot.index.load(Relaxed)];
+        // SAFETY: the slot reserved these counts and did not use them.
+        unsafe { ChunkHeader::unreserve(chunk.header, slot.reserved.swap(0, Relaxed)) };
         chunk.attached = false;
         chunk.fill = slot.cursor.load(Relaxed);
         slot.chunk.store(ptr::null_mut(), Relaxed);
@@ -365,6 +382,8 @@ impl<B: Buffer> Inner<B> {
         let chunk = &mut self.chunks[index];
         chunk.attached = true;
         chunk.fill = 0;
+        ChunkHeader::reserve(chunk.header, RESERVE);
+        slot.reserved.store(RESERVE, Relaxed);
         slot.chunk.store(chunk.header.as_ptr(), Relaxed);
         slot.index.store(index, Relaxed);
         slot.base.store(chunk.base.as_ptr(), Relaxed);
@@ -643,14 +662,21 @@ impl<B: Buffer + Send + 'static, S: Sharing> Core<B, S> {
         if let Some((index, token)) = S::ticket() {
             let slot = &shared.slots.as_ref()[index];
             let epoch = shared.clock.epoch();
-            if slot.owner.load(Relaxed) == token && slot.epoch.load(Relaxed) == epoch {
+            let reserved = slot.reserved.load(Relaxed);
+            if slot.owner.load(Relaxed) == token
+                && slot.epoch.load(Relaxed) == epoch
+                && reserved > 0
+            {
                 if let Some(ptr) = slot.bump(layout) {
                     if checked {
                         slot.count_checked();
                     }
+                    slot.reserved.store(reserved - 1, Relaxed);
                     // SAFETY: the slot has a chunk (`bump` succeeded), held by the allocator.
                     let header = unsafe { NonNull::new_unchecked(slot.chunk.load(Relaxed)) };
-                    return Ok((ptr, ChunkHeader::lease(header, epoch)));
+                    // SAFETY: one of the slot's reserved counts (there was one) is used here.
+                    let lease = unsafe { ChunkHeader::lease_reserved(header, epoch) };
+                    return Ok((ptr, lease));
                 }
             }
         }
@@ -683,8 +709,7 @@ impl<B: Buffer + Send + 'static, S: Sharing> Core<B, S> {
             // The first allocation of this slot since a reset: a chunk without leases starts
             // over, one with leases is left to them (the new epoch starts in a dead chunk).
             if let Some(header) = header_of(slot) {
-                // SAFETY: the allocator holds the header.
-                if unsafe { header.as_ref() }.live() == 0 {
+                if Self::slot_live(slot, header) == 0 {
                     slot.cursor.store(0, Relaxed);
                 } else {
                     inner.detach(slot);
@@ -700,10 +725,7 @@ impl<B: Buffer + Send + 'static, S: Sharing> Core<B, S> {
             }
             if let Some(header) = header_of(slot) {
                 let index = slot.index.load(Relaxed);
-                // SAFETY: the allocator holds the header.
-                if unsafe { header.as_ref() }.live() == 0
-                    && inner.chunks[index].fits_from(layout, 0)
-                {
+                if Self::slot_live(slot, header) == 0 && inner.chunks[index].fits_from(layout, 0) {
                     // Full, but no array uses it any more: start over in it.
                     slot.cursor.store(0, Relaxed);
                     let ptr = slot.bump(layout).expect("fits an empty chunk");
@@ -737,7 +759,20 @@ impl<B: Buffer + Send + 'static, S: Sharing> Core<B, S> {
         }
         // SAFETY: the slot has a chunk (a bump in it just succeeded), held by the allocator.
         let header = unsafe { NonNull::new_unchecked(slot.chunk.load(Relaxed)) };
-        (ptr, ChunkHeader::lease(header, epoch))
+        match slot.reserved.load(Relaxed) {
+            0 => (ptr, ChunkHeader::lease(header, epoch)),
+            reserved => {
+                slot.reserved.store(reserved - 1, Relaxed);
+                // SAFETY: one of the slot's reserved counts is used here.
+                (ptr, unsafe { ChunkHeader::lease_reserved(header, epoch) })
+            }
+        }
+    }
+
+    /// Live leases on the chunk attached to `slot` (its unused reserved counts excluded).
+    fn slot_live(slot: &Slot, header: NonNull<ChunkHeader>) -> usize {
+        // SAFETY: the allocator holds the header.
+        unsafe { header.as_ref() }.live() - slot.reserved.load(Relaxed)
     }
 
     /// Checked allocations counted by all slots, ever.
@@ -787,13 +822,12 @@ impl<B: Buffer + Send + 'static, S: Sharing> Core<B, S> {
             };
         }
         let (pinned_arrays, pinned_bytes) =
-            inner
-                .chunks
-                .iter()
-                .fold((0, 0), |(arrays, bytes), chunk| match chunk.live() {
-                    0 => (arrays, bytes),
-                    live => (arrays + live, bytes + self.chunk_used(chunk)),
-                });
+            inner.chunks.iter().fold((0, 0), |(arrays, bytes), chunk| {
+                match self.chunk_usage(chunk) {
+                    (0, _) => (arrays, bytes),
+                    (live, used) => (arrays + live, bytes + used),
+                }
+            });
         ResetReport {
             pinned_arrays,
             pinned_bytes,
@@ -801,10 +835,10 @@ impl<B: Buffer + Send + 'static, S: Sharing> Core<B, S> {
         }
     }
 
-    /// Bytes up to the last allocation in `chunk`.
-    fn chunk_used(&self, chunk: &Chunk) -> usize {
+    /// Live arrays in `chunk`, and bytes up to its last allocation.
+    fn chunk_usage(&self, chunk: &Chunk) -> (usize, usize) {
         if !chunk.attached {
-            return chunk.fill;
+            return (chunk.live(), chunk.fill);
         }
         let shared = self.shared();
         shared
@@ -813,7 +847,11 @@ impl<B: Buffer + Send + 'static, S: Sharing> Core<B, S> {
             .iter()
             .chain([&shared.overflow])
             .find(|s| s.chunk.load(Relaxed) == chunk.header.as_ptr())
-            .map_or(chunk.size, |s| s.cursor.load(Relaxed))
+            .map_or((0, chunk.size), |s| {
+                // Another thread's slot may move on meanwhile: a snapshot, for figures only.
+                let live = chunk.live().saturating_sub(s.reserved.load(Relaxed));
+                (live, s.cursor.load(Relaxed))
+            })
     }
 
     pub(crate) fn stats(&self) -> AllocatorStats {
@@ -825,10 +863,10 @@ impl<B: Buffer + Send + 'static, S: Sharing> Core<B, S> {
             ..AllocatorStats::default()
         };
         for chunk in &inner.chunks {
-            let live = chunk.live();
+            let (live, used) = self.chunk_usage(chunk);
             stats.live_arrays += live;
             if live > 0 || chunk.attached {
-                stats.used += self.chunk_used(chunk);
+                stats.used += used;
             }
         }
         stats
@@ -842,6 +880,11 @@ impl<B: Buffer + Send + 'static, S: Sharing> Drop for Core<B, S> {
         {
             let mut inner = S::lock(&shared.inner);
             shared.clock.advance();
+            // No allocation can run now (it would need the allocator): give back what the
+            // slots reserved.
+            for slot in shared.slots.as_ref().iter().chain([&shared.overflow]) {
+                inner.detach(slot);
+            }
             shared.clock.set_orphan_holders(inner.chunks.len());
             for chunk in inner.chunks.drain(..) {
                 // SAFETY: once per chunk, counted above.

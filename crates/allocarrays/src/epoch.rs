@@ -116,8 +116,8 @@ impl ChunkHeader {
         unsafe { std::alloc::dealloc(header.as_ptr().cast(), Layout::new::<ChunkHeader>()) }
     }
 
-    /// Live leases of the chunk (the allocator's own hold excluded). Only meaningful while the
-    /// allocator holds the chunk.
+    /// Live leases of the chunk plus unused reserved counts (the allocator's own hold excluded).
+    /// Only meaningful while the allocator holds the chunk.
     ///
     /// When it returns 0, every lease has been dropped, possibly on other threads after writing
     /// to the memory: the acquire load orders those writes (released by the decrements) before
@@ -138,6 +138,46 @@ impl ChunkHeader {
             // Only reachable by leaking leases in a loop, as with `Arc`.
             std::process::abort();
         }
+        Lease {
+            chunk: header,
+            epoch,
+        }
+    }
+
+    /// Adds `n` to the count ahead of time, for a slot to hand out `n` leases with
+    /// [`lease_reserved`](Self::lease_reserved) without touching the count (a shared
+    /// read-modify-write) on every allocation.
+    pub(crate) fn reserve(header: NonNull<ChunkHeader>, n: usize) {
+        // SAFETY: the caller holds the allocator, which holds the header.
+        let count = unsafe { header.as_ref() }
+            .leases
+            .fetch_add(n, Ordering::Relaxed);
+        if count > isize::MAX as usize / 2 {
+            std::process::abort();
+        }
+    }
+
+    /// Gives back `n` reserved counts that were not used.
+    ///
+    /// # Safety
+    ///
+    /// The caller reserved at least `n` counts that it has not used or given back.
+    pub(crate) unsafe fn unreserve(header: NonNull<ChunkHeader>, n: usize) {
+        // SAFETY: the allocator holds the header. The allocator's own hold keeps the count
+        // above 0.
+        unsafe { header.as_ref() }
+            .leases
+            .fetch_sub(n, Ordering::Release);
+    }
+
+    /// A lease that uses one reserved count.
+    ///
+    /// # Safety
+    ///
+    /// The caller reserved a count on `header` (see [`reserve`](Self::reserve)) that it has
+    /// not used or given back; this uses it.
+    #[inline]
+    pub(crate) unsafe fn lease_reserved(header: NonNull<ChunkHeader>, epoch: u64) -> Lease {
         Lease {
             chunk: header,
             epoch,
