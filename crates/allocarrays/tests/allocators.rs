@@ -708,6 +708,67 @@ fn display_strings() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Constructors
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn with_capacity_is_an_autoscaling_start_of_the_default_type() {
+    fn pick(small: bool) -> BumperAllocator {
+        // One type: `default()` and `with_capacity` can be the two arms of an `if`.
+        if small {
+            BumperAllocator::with_capacity(4096)
+        } else {
+            BumperAllocator::default()
+        }
+    }
+    let small = pick(true);
+    assert_eq!(small.stats().capacity, 4096);
+    assert_eq!(pick(false).stats().capacity, 128 << 20);
+    // A start, not a limit: it grows past it.
+    let big = alloc_block(&small, 100_000, 8, 1);
+    big.assert_intact();
+    assert!(small.stats().capacity >= 100_000);
+    let unchecked: UncheckedBumperAllocator = UncheckedBumperAllocator::with_capacity(4096);
+    alloc_block(&unchecked, 100_000, 8, 2).assert_intact();
+}
+
+#[test]
+fn with_fixed_capacity_never_grows() {
+    let fixed: BumperAllocator<AllocBuffer<'static>> = BumperAllocator::with_fixed_capacity(4096);
+    assert!(matches!(
+        fixed.allocate(layout(100_000, 8), false),
+        Err(AllocError::BufferFull { capacity: 4096, .. })
+    ));
+    assert_eq!(fixed.stats().capacity, 4096);
+    let fixed = UncheckedBumperAllocator::with_fixed_capacity(4096);
+    assert!(fixed.allocate(layout(100_000, 8), false).is_err());
+}
+
+#[test]
+fn summary_names_usage_capacity_and_live_arrays() {
+    let alloc = BumperAllocator::with_fixed_capacity(4096);
+    assert_eq!(
+        alloc.summary(),
+        "BumperAllocator(AllocBuffer(4096 bytes)): 0 of 4096 bytes used, 0 live arrays, 0 resets"
+    );
+    let a = alloc_block(&alloc, 100, 4, 1);
+    alloc.reset();
+    let b = alloc_block(&alloc, 50, 2, 2);
+    assert_eq!(
+        format!("{alloc:#}"),
+        "BumperAllocator(AllocBuffer(4096 bytes)): 150 of 4096 bytes used, 2 live arrays, \
+         1 reset"
+    );
+    drop((a, b));
+    let unchecked = UncheckedBumperAllocator::default();
+    assert_eq!(
+        unchecked.summary(),
+        "UncheckedBumperAllocator(AutoscalingAllocBuffer()): 0 of 134217728 bytes used, \
+         0 live arrays, 0 resets"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // The with_allocator context
 // ---------------------------------------------------------------------------------------------
 
