@@ -717,6 +717,13 @@ impl<B: Buffer + Send + 'static, S: Sharing> Core<B, S> {
             }
             slot.epoch.store(epoch, Relaxed);
         }
+        if let Some(header) = header_of(slot) {
+            if slot.reserved.load(Relaxed) == 0 {
+                // A chunk kept (rewound) long enough to use up its reserve: reserve again.
+                ChunkHeader::reserve(header, RESERVE);
+                slot.reserved.store(RESERVE, Relaxed);
+            }
+        }
         let chunk_size = inner.chunk_size();
         let own = layout.size() > chunk_size / 2;
         if !own {
