@@ -6,9 +6,10 @@
 //! The allocator carves **chunks** out of its [`Buffer`] (64 KiB for big buffers, less for
 //! small ones; a request of more than half a chunk gets a chunk of its own size). Each chunk has
 //! a heap-allocated [`ChunkHeader`] counting the [`Lease`]s on it. A thread bumps inside the
-//! chunk attached to its **slot**, with no lock and no shared read-modify-write (only the
-//! chunk's count, on a line no other allocating thread uses). Slots get chunks, and give them
-//! back, under the lock.
+//! chunk attached to its **slot**, with no lock and no atomic read-modify-write: the slot
+//! reserves lease counts on the chunk in bulk when it attaches it and hands them out one by
+//! one (dropping a lease is one decrement of the chunk's count). Slots get chunks, and give
+//! them back with the unused reserve, under the lock.
 //!
 //! # Reuse rule
 //!
@@ -16,8 +17,11 @@
 //! is left ("idle and dead"); a chunk attached to a slot is rewound only by the thread owning
 //! that slot, when no lease is left on it. So memory a live array uses is never handed out
 //! again, and everything else is reused, whatever order the arrays die in: a live array pins
-//! its own chunk, not the memory allocated before it. When a reset finds every chunk idle and
-//! dead, it resets the buffer itself (which lets an autoscaling buffer re-size).
+//! its own chunk, not the memory allocated before it. The free tail of an idle chunk that
+//! arrays still use is split off as a chunk of its own (its own count), and merged back once
+//! both are dead, so a pinned array wastes no more than the dead arrays below it in its chunk.
+//! When a reset finds every chunk idle and dead, it resets the buffer itself (which lets an
+//! autoscaling buffer re-size).
 //!
 //! A reset starts a new epoch: leases made before it report [`Lease::is_valid`] false. The
 //! chunk attached to the resetting thread's slot is detached (so the next epoch starts in a
