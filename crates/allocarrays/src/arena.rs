@@ -416,11 +416,10 @@ impl<B: Buffer> Inner<B> {
         {
             return Ok((index, 0));
         }
-        if let Some(index) = self
-            .chunks
-            .iter()
-            .position(|c| !c.attached && c.live() > 0 && c.fits_from(layout, c.fill))
-        {
+        if let Some(index) = self.chunks.iter().position(|c| {
+            // Never a zero-size tail: emptied records must be no chunk's `next`.
+            layout.size() > 0 && !c.attached && c.live() > 0 && c.fits_from(layout, c.fill)
+        }) {
             // The free tail of a chunk some arrays still use: split off as a chunk of its own,
             // with its own count, so it is reused as soon as its own arrays are gone.
             return self.split_tail(index, clock).map(|tail| (tail, 0));
