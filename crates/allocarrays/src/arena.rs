@@ -409,11 +409,23 @@ impl<B: Buffer> Inner<B> {
         // seen here stays 0; a non-zero one may drop meanwhile, which only makes `fill` more
         // cautious than needed.
         self.merge_dead_tails();
-        if let Some(index) = self
+        // The best dead chunk: the smallest that fits a big request, or for a slot the smallest
+        // of at least a chunk's size (else the largest that fits), which leaves big dead chunks
+        // to big requests and keeps slots from tiny tails.
+        let wanted = if own { 0 } else { self.chunk_size };
+        let best = self
             .chunks
             .iter()
-            .position(|c| !c.attached && c.size > 0 && c.fits_from(layout, 0) && c.live() == 0)
-        {
+            .enumerate()
+            .filter(|(_, c)| !c.attached && c.size > 0 && c.fits_from(layout, 0) && c.live() == 0)
+            .min_by_key(|(_, c)| {
+                if c.size >= wanted {
+                    (0, c.size)
+                } else {
+                    (1, usize::MAX - c.size)
+                }
+            });
+        if let Some((index, _)) = best {
             return Ok((index, 0));
         }
         if let Some(index) = self.chunks.iter().position(|c| {

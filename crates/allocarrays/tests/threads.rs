@@ -167,8 +167,14 @@ fn hammer<B: Buffer + Send + 'static>(alloc: &BumperAllocator<B>, big: usize) {
 
 #[test]
 fn many_threads_with_resets_from_any_thread_fixed() {
-    let capacity = if cfg!(miri) { 1 << 18 } else { 1 << 22 };
-    hammer(&BumperAllocator::with_fixed_capacity(capacity), 3000);
+    // Chunks of a sixteenth of the buffer: the big requests (more than half a chunk) get their
+    // own.
+    let (capacity, big) = if cfg!(miri) {
+        (1 << 18, 10_000)
+    } else {
+        (1 << 22, 40_000)
+    };
+    hammer(&BumperAllocator::with_fixed_capacity(capacity), big);
 }
 
 #[test]
