@@ -363,6 +363,10 @@ fn over_aligned_and_zero_sized_requests() {
 #[test]
 fn reset_without_live_leases_rewinds() {
     fn run<A: Inspect>(alloc: &A, name: &str) {
+        // One round first: an autoscaling buffer re-sizes to its first run's usage at its first
+        // reset (a new main buffer, elsewhere); from then on it stays.
+        drop(alloc_block(alloc, 48, 8, 0));
+        alloc.reset();
         let first = alloc_block(alloc, 48, 8, 1);
         let first_addr = first.range().start;
         let second = alloc_block(alloc, 100, 16, 2);
@@ -370,7 +374,7 @@ fn reset_without_live_leases_rewinds() {
         assert_eq!(alloc.stats().live_arrays, 0, "{name}");
         let report = alloc.reset();
         assert_eq!(report, ResetReport::default(), "{name}");
-        assert_eq!(alloc.stats().resets, 1, "{name}");
+        assert_eq!(alloc.stats().resets, 2, "{name}");
         assert_eq!(alloc.stats().used, 0, "{name}");
         // The next allocation reuses the first address.
         let again = alloc_block(alloc, 48, 8, 3);
