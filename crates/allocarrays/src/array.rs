@@ -73,7 +73,7 @@ use crate::storage::Storage;
 /// ```
 /// use allocarrays::{with_allocator, AllocArray, BumperAllocator};
 ///
-/// let alloc = BumperAllocator::with_capacity(1 << 20);
+/// let alloc = BumperAllocator::with_fixed_capacity(1 << 20);
 /// let a = AllocArray::from(ndarray::array![[1.0, 2.0], [3.0, 4.0]]); // heap, no copy
 /// let total = with_allocator(&alloc, || {
 ///     let b = &a * 2.0 + &a; // both new arrays come from `alloc`
@@ -474,7 +474,7 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     /// ```
     /// use allocarrays::{with_allocator, AllocArray, ArrayError, BumperAllocator};
     ///
-    /// let alloc = BumperAllocator::with_capacity(1024);
+    /// let alloc = BumperAllocator::with_fixed_capacity(1024);
     /// with_allocator(&alloc, || {
     ///     assert!(AllocArray::<f64, _>::try_zeros(16).is_ok());
     ///     let err = AllocArray::<f64, _>::try_zeros(1 << 20).unwrap_err();
@@ -781,7 +781,7 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     ///
     /// let a = AllocArray::from(vec![1.0, 2.0]);
     /// assert!(!a.similar().is_arena()); // outside `with_allocator`: the heap
-    /// let alloc = BumperAllocator::with_capacity(1 << 16);
+    /// let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
     /// assert!(with_allocator(&alloc, || a.similar().is_arena()));
     /// ```
     #[must_use]
@@ -804,7 +804,7 @@ impl<A, D: Dimension, K: Checking> AllocArrayBase<A, D, K> {
     /// use allocarrays::{with_allocator, AllocArray, BumperAllocator};
     ///
     /// let a = AllocArray::<f64, _>::zeros(1000);
-    /// let alloc = BumperAllocator::with_capacity(64);
+    /// let alloc = BumperAllocator::with_fixed_capacity(64);
     /// assert!(with_allocator(&alloc, || a.try_similar()).is_err());
     /// ```
     pub fn try_similar(&self) -> Result<Self, ArrayError>
@@ -1187,7 +1187,7 @@ impl<A: Clone, D: Dimension, K: Checking> Clone for AllocArrayBase<A, D, K> {
     /// ```
     /// use allocarrays::{with_allocator, AllocArray, BumperAllocator};
     ///
-    /// let alloc = BumperAllocator::with_capacity(1 << 16);
+    /// let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
     /// let a = AllocArray::from(vec![1, 2]);
     /// let b = with_allocator(&alloc, || a.clone());
     /// assert!(b.is_arena());

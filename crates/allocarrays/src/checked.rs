@@ -79,7 +79,7 @@ pub trait Checking:
 /// }
 ///
 /// let (w, b) = (AllocArray::from(array![[1.0, -1.0]]), AllocArray::from(vec![0.5, 0.0]));
-/// let alloc = BumperAllocator::with_capacity(1 << 16);
+/// let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
 /// with_allocator(&alloc, || {
 ///     let plain = dense(&AllocArray::from(array![[2.0]]), &w, &b);
 ///     let checked = dense(&CheckedAllocArray::from(array![[2.0]]), &w, &b);
@@ -161,7 +161,7 @@ pub(crate) fn invalid_memory() -> ! {
 /// ```
 /// use allocarrays::{with_allocator, BumperAllocator, CheckedAllocArray, InvalidMemory};
 ///
-/// let alloc = BumperAllocator::with_capacity(1 << 16);
+/// let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
 /// let a = CheckedAllocArray::from(vec![1.0, 2.0]);
 /// let b = with_allocator(&alloc, || &a * 2.0); // from the allocator
 /// alloc.reset();
@@ -188,7 +188,7 @@ impl Error for InvalidMemory {}
 /// ```
 /// use allocarrays::{with_allocator, AllocArray, BumperAllocator, CheckedAllocArray};
 ///
-/// let alloc = BumperAllocator::with_capacity(1 << 16);
+/// let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
 /// let arena = with_allocator(&alloc, || AllocArray::<f64, _>::zeros(4));
 /// let err = CheckedAllocArray::try_from(arena).unwrap_err();
 /// assert_eq!(
@@ -242,7 +242,7 @@ impl Error for UncheckedArenaArray {}
 /// ```
 /// use allocarrays::{with_allocator, BumperAllocator, CheckedAllocArray};
 ///
-/// let alloc = BumperAllocator::with_capacity(1 << 20);
+/// let alloc = BumperAllocator::with_fixed_capacity(1 << 20);
 /// let input = CheckedAllocArray::from(vec![1.0, 2.0, 3.0]);
 /// let total = with_allocator(&alloc, || {
 ///     let doubled = &input * 2.0; // a checked array in the arena

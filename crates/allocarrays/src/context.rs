@@ -23,6 +23,26 @@ use crate::epoch::Lease;
 pub unsafe trait ArrayAllocator {
     /// Memory for one array, and the lease that keeps it valid. `checked` says the array is a
     /// `CheckedAllocArray`; allocators that don't track those refuse with a panic.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::BufferFull`] when a fixed buffer has no room left for `layout`,
+    /// [`AllocError::OutOfMemory`] when the system allocator refuses memory (for a growing
+    /// buffer, or for the allocator's own bookkeeping), [`AllocError::SizeOverflow`] for a
+    /// layout no chunk can describe. A failed request changes nothing.
+    ///
+    /// ```
+    /// use allocarrays::{ArrayAllocator, BumperAllocator};
+    /// use bumper::AllocError;
+    /// use std::alloc::Layout;
+    ///
+    /// let alloc = BumperAllocator::with_fixed_capacity(1024);
+    /// let err = alloc.allocate(Layout::new::<[u8; 2048]>(), false).unwrap_err();
+    /// assert!(matches!(err, AllocError::BufferFull { .. }));
+    /// let (ptr, _lease) = alloc.allocate(Layout::new::<[u8; 512]>(), false)?;
+    /// # let _ = ptr;
+    /// # Ok::<(), AllocError>(())
+    /// ```
     fn allocate(&self, layout: Layout, checked: bool) -> Result<(NonNull<u8>, Lease), AllocError>;
 
     /// Frees every array made since the last reset whose memory no live array still uses;
@@ -53,7 +73,7 @@ std::thread_local! {
 /// ```
 /// use allocarrays::{with_allocator, BumperAllocator};
 ///
-/// let alloc = BumperAllocator::with_capacity(1 << 20);
+/// let alloc = BumperAllocator::with_fixed_capacity(1 << 20);
 /// let total = with_allocator(&alloc, || {
 ///     // ... array code here allocates from `alloc` ...
 ///     42
@@ -75,7 +95,7 @@ pub fn with_allocator<A: ArrayAllocator, R>(alloc: &A, f: impl FnOnce() -> R) ->
 /// ```
 /// use allocarrays::{with_allocator, without_allocator, BumperAllocator};
 ///
-/// let alloc = BumperAllocator::with_capacity(1 << 20);
+/// let alloc = BumperAllocator::with_fixed_capacity(1 << 20);
 /// with_allocator(&alloc, || {
 ///     assert!(allocarrays::has_allocator());
 ///     without_allocator(|| assert!(!allocarrays::has_allocator()));

@@ -15,7 +15,7 @@ use bumper::AllocError;
 /// ```
 /// use allocarrays::{with_allocator, AllocArray, ArrayError, BumperAllocator};
 ///
-/// let alloc = BumperAllocator::with_capacity(64);
+/// let alloc = BumperAllocator::with_fixed_capacity(64);
 /// let err = with_allocator(&alloc, || AllocArray::<f64, _>::try_zeros(1000)).unwrap_err();
 /// assert!(matches!(err, ArrayError::Alloc { .. }));
 /// assert!(err.to_string().starts_with("array allocation failed"));

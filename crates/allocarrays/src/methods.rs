@@ -139,7 +139,7 @@ macro_rules! shared_methods {
         /// ```
         /// use allocarrays::{with_allocator, AllocArray, BumperAllocator};
         ///
-        /// let alloc = BumperAllocator::with_capacity(1 << 16);
+        /// let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
         /// assert!(!AllocArray::<f64, _>::zeros(3).is_arena());
         /// let a = with_allocator(&alloc, || AllocArray::<f64, _>::zeros(3));
         /// assert!(a.is_arena() && a.alloc_view().is_arena());
@@ -170,7 +170,7 @@ macro_rules! shared_methods {
         /// ```
         /// use allocarrays::{with_allocator, AllocArray, BumperAllocator};
         ///
-        /// let alloc = BumperAllocator::with_capacity(1 << 16);
+        /// let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
         /// let a = with_allocator(&alloc, || AllocArray::<f64, _>::ones(3));
         /// assert!(a.is_valid());
         /// alloc.reset();

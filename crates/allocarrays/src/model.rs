@@ -114,7 +114,7 @@ tuple_to_alloc_arrays!(T1, T2, T3, T4);
 /// use allocarrays::{infer_batch, AllocArray, BumperAllocator};
 /// use ndarray::{array, Axis, Ix2};
 ///
-/// let alloc = BumperAllocator::with_capacity(1 << 20);
+/// let alloc = BumperAllocator::with_fixed_capacity(1 << 20);
 /// let batch = array![[1.0, 2.0], [3.0, 4.0]];
 /// let model = |x: AllocArray<f64, Ix2>| (&x * 2.0).sum_axis(Axis(1));
 /// let out = infer_batch(&alloc, model, batch.view());

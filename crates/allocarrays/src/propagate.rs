@@ -72,7 +72,7 @@ impl<'a> Carry<'a> {
     /// ```
     /// use allocarrays::{with_allocator, with_carry, BumperAllocator};
     ///
-    /// let alloc = BumperAllocator::with_capacity(1 << 20);
+    /// let alloc = BumperAllocator::with_fixed_capacity(1 << 20);
     /// let seen: Vec<bool> = with_allocator(&alloc, || {
     ///     with_carry(|carry| {
     ///         let check = carry.wrap(|_: usize| allocarrays::has_allocator());

@@ -121,7 +121,7 @@ fn autoscaling_small() -> AutoscalingAllocBuffer {
 }
 
 fn fixed() -> BumperAllocator<bumper::AllocBuffer<'static>> {
-    BumperAllocator::with_capacity(1 << 20)
+    BumperAllocator::with_fixed_capacity(1 << 20)
 }
 
 /// Every configuration the loop runs on, with its name.
@@ -132,7 +132,7 @@ fn for_each_config(mut f: impl FnMut(&str, &dyn Fn(bool, bool) -> Steady)) {
     f("BumperAllocator(Autoscaling 4 KiB start)", &|c, p| {
         steady_state(&BumperAllocator::new(autoscaling_small()), c, p)
     });
-    f("BumperAllocator::with_capacity(1 MiB)", &|c, p| {
+    f("BumperAllocator::with_fixed_capacity(1 MiB)", &|c, p| {
         steady_state(&fixed(), c, p)
     });
     f("BumperAllocator(SlabBuffer<64 KiB>)", &|c, p| {
@@ -145,9 +145,16 @@ fn for_each_config(mut f: impl FnMut(&str, &dyn Fn(bool, bool) -> Steady)) {
     f("UncheckedBumperAllocator::default()", &|_, p| {
         steady_state(&UncheckedBumperAllocator::default(), false, p)
     });
-    f("UncheckedBumperAllocator::with_capacity(1 MiB)", &|_, p| {
-        steady_state(&UncheckedBumperAllocator::with_capacity(1 << 20), false, p)
-    });
+    f(
+        "UncheckedBumperAllocator::with_fixed_capacity(1 MiB)",
+        &|_, p| {
+            steady_state(
+                &UncheckedBumperAllocator::with_fixed_capacity(1 << 20),
+                false,
+                p,
+            )
+        },
+    );
 }
 
 #[test]

@@ -209,7 +209,10 @@ impl<B: Buffer + Send + 'static> Inspect for UncheckedBumperAllocator<B> {
 macro_rules! for_each_allocator {
     ($body:ident) => {{
         $body(&BumperAllocator::new(auto_buffer()), "Bumper/Autoscaling");
-        $body(&BumperAllocator::with_capacity(FIXED), "Bumper/AllocBuffer");
+        $body(
+            &BumperAllocator::with_fixed_capacity(FIXED),
+            "Bumper/AllocBuffer",
+        );
         $body(
             &BumperAllocator::new(Slab::with_slab_size()),
             "Bumper/SlabBuffer",
@@ -219,7 +222,7 @@ macro_rules! for_each_allocator {
             "Unchecked/Autoscaling",
         );
         $body(
-            &UncheckedBumperAllocator::with_capacity(FIXED),
+            &UncheckedBumperAllocator::with_fixed_capacity(FIXED),
             "Unchecked/AllocBuffer",
         );
         $body(
@@ -332,8 +335,8 @@ fn full_fixed_buffer_returns_buffer_full_and_stays_usable() {
         assert_eq!(alloc.reset(), ResetReport::default());
         alloc_block(alloc, 256, 1, 3).assert_intact();
     }
-    run(&BumperAllocator::with_capacity(256));
-    run(&UncheckedBumperAllocator::with_capacity(256));
+    run(&BumperAllocator::with_fixed_capacity(256));
+    run(&UncheckedBumperAllocator::with_fixed_capacity(256));
 }
 
 #[test]
@@ -352,7 +355,10 @@ fn over_aligned_and_zero_sized_requests() {
         &BumperAllocator::new(Slab::with_slab_size()),
         "Bumper/SlabBuffer",
     );
-    run(&BumperAllocator::with_capacity(FIXED), "Bumper/AllocBuffer");
+    run(
+        &BumperAllocator::with_fixed_capacity(FIXED),
+        "Bumper/AllocBuffer",
+    );
     run(&UncheckedBumperAllocator::new(auto_buffer()), "Unchecked");
 }
 
@@ -363,6 +369,10 @@ fn over_aligned_and_zero_sized_requests() {
 #[test]
 fn reset_without_live_leases_rewinds() {
     fn run<A: Inspect>(alloc: &A, name: &str) {
+        // One round first: an autoscaling buffer re-sizes to its first run's usage at its first
+        // reset (a new main buffer, elsewhere); from then on it stays.
+        drop(alloc_block(alloc, 48, 8, 0));
+        alloc.reset();
         let first = alloc_block(alloc, 48, 8, 1);
         let first_addr = first.range().start;
         let second = alloc_block(alloc, 100, 16, 2);
@@ -370,7 +380,7 @@ fn reset_without_live_leases_rewinds() {
         assert_eq!(alloc.stats().live_arrays, 0, "{name}");
         let report = alloc.reset();
         assert_eq!(report, ResetReport::default(), "{name}");
-        assert_eq!(alloc.stats().resets, 1, "{name}");
+        assert_eq!(alloc.stats().resets, 2, "{name}");
         assert_eq!(alloc.stats().used, 0, "{name}");
         // The next allocation reuses the first address.
         let again = alloc_block(alloc, 48, 8, 3);
@@ -459,13 +469,19 @@ fn pinned_older_epoch_rewinds_to_the_next_epoch() {
         assert_outside(&[again], &pinned.range());
         pinned.assert_intact();
     }
-    run(&BumperAllocator::with_capacity(FIXED), "Bumper/AllocBuffer");
+    run(
+        &BumperAllocator::with_fixed_capacity(FIXED),
+        "Bumper/AllocBuffer",
+    );
     run(
         &BumperAllocator::new(Slab::with_slab_size()),
         "Bumper/SlabBuffer",
     );
     run(&BumperAllocator::new(auto_buffer()), "Bumper/Autoscaling");
-    run(&UncheckedBumperAllocator::with_capacity(FIXED), "Unchecked");
+    run(
+        &UncheckedBumperAllocator::with_fixed_capacity(FIXED),
+        "Unchecked",
+    );
 }
 
 #[test]
@@ -530,7 +546,10 @@ fn memory_outlives_a_dropped_allocator_while_leased() {
         .unwrap();
     }
     run(BumperAllocator::new(auto_buffer()), "Bumper/Autoscaling");
-    run(BumperAllocator::with_capacity(FIXED), "Bumper/AllocBuffer");
+    run(
+        BumperAllocator::with_fixed_capacity(FIXED),
+        "Bumper/AllocBuffer",
+    );
     run(
         BumperAllocator::new(Slab::with_slab_size()),
         "Bumper/SlabBuffer",
@@ -540,7 +559,7 @@ fn memory_outlives_a_dropped_allocator_while_leased() {
         "Unchecked/Autoscaling",
     );
     run(
-        UncheckedBumperAllocator::with_capacity(FIXED),
+        UncheckedBumperAllocator::with_fixed_capacity(FIXED),
         "Unchecked/AllocBuffer",
     );
     run(
@@ -569,13 +588,13 @@ fn dropping_an_allocator_without_leases_frees_at_once() {
 #[test]
 #[should_panic(expected = "UncheckedBumperAllocator does not make CheckedAllocArrays")]
 fn unchecked_allocator_refuses_checked_arrays() {
-    let alloc = UncheckedBumperAllocator::with_capacity(1024);
+    let alloc = UncheckedBumperAllocator::with_fixed_capacity(1024);
     let _ = alloc.allocate(layout(8, 8), true);
 }
 
 #[test]
 fn unchecked_allocator_refusal_leaves_it_usable() {
-    let alloc = UncheckedBumperAllocator::with_capacity(1024);
+    let alloc = UncheckedBumperAllocator::with_fixed_capacity(1024);
     let err = catch_unwind(AssertUnwindSafe(|| alloc.allocate(layout(8, 8), true))).unwrap_err();
     let msg = err
         .downcast_ref::<String>()
@@ -593,7 +612,7 @@ fn unchecked_allocator_refusal_leaves_it_usable() {
 
 #[test]
 fn bumper_allocator_tracks_checked_arrays() {
-    let alloc = BumperAllocator::with_capacity(1024);
+    let alloc = BumperAllocator::with_fixed_capacity(1024);
     let mut leases = Vec::new();
     for checked in [true, false, true, true, false] {
         let (_, lease) = alloc.allocate(layout(16, 8), checked).unwrap();
@@ -606,8 +625,10 @@ fn bumper_allocator_tracks_checked_arrays() {
     );
     assert_eq!(
         format!("{alloc:#}"),
-        "BumperAllocator(AllocBuffer(1024 bytes))"
+        "BumperAllocator(AllocBuffer(1024 bytes)): 80 of 1024 bytes used, 5 live arrays, \
+         0 resets, tracking 3 checked"
     );
+    assert_eq!(alloc.summary(), format!("{alloc:#}"));
     assert!(leases.iter().all(Lease::is_valid));
 
     let report = alloc.reset();
@@ -629,7 +650,12 @@ fn bumper_allocator_tracks_checked_arrays() {
     let (_, lease) = alloc.allocate(layout(16, 8), true).unwrap();
     assert_eq!(
         alloc.to_string(),
-        "BumperAllocator(AllocBuffer(1024 bytes)) (tracking 1 CheckedAllocArray memory locations)"
+        "BumperAllocator(AllocBuffer(1024 bytes)) (tracking 1 CheckedAllocArray memory location)"
+    );
+    assert_eq!(
+        alloc.summary(),
+        "BumperAllocator(AllocBuffer(1024 bytes)): 16 of 1024 bytes used, 1 live array, \
+         1 reset, tracking 1 checked"
     );
     let report = alloc.reset();
     assert_eq!(
@@ -657,11 +683,11 @@ fn display_strings() {
         "UncheckedBumperAllocator(AutoscalingAllocBuffer())"
     );
     assert_eq!(
-        BumperAllocator::with_capacity(1 << 24).to_string(),
+        BumperAllocator::with_fixed_capacity(1 << 24).to_string(),
         "BumperAllocator(AllocBuffer(16777216 bytes))"
     );
     assert_eq!(
-        UncheckedBumperAllocator::with_capacity(1 << 24).to_string(),
+        UncheckedBumperAllocator::with_fixed_capacity(1 << 24).to_string(),
         "UncheckedBumperAllocator(AllocBuffer(16777216 bytes))"
     );
     assert_eq!(
@@ -682,18 +708,79 @@ fn display_strings() {
         format!("BumperAllocator(AllocBuffer({capacity} bytes))")
     );
     assert_eq!(
-        BumperAllocator::new(SlabBuffer::<65536>::with_slab_size()).to_string(),
+        BumperAllocator::new(SlabBuffer::<65536>::new()).to_string(),
         "BumperAllocator(SlabBuffer<65536>)"
     );
     assert_eq!(
-        UncheckedBumperAllocator::new(SlabBuffer::<1_048_576>::with_slab_size()).to_string(),
+        UncheckedBumperAllocator::new(SlabBuffer::<1048576>::new()).to_string(),
         "UncheckedBumperAllocator(SlabBuffer<1048576>)"
     );
     // Debug shows the stats.
-    let dbg = format!("{:?}", BumperAllocator::with_capacity(64));
+    let dbg = format!("{:?}", BumperAllocator::with_fixed_capacity(64));
     assert!(
         dbg.starts_with("BumperAllocator { stats: AllocatorStats {"),
         "{dbg}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Constructors
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn with_capacity_is_an_autoscaling_start_of_the_default_type() {
+    fn pick(small: bool) -> BumperAllocator {
+        // One type: `default()` and `with_capacity` can be the two arms of an `if`.
+        if small {
+            BumperAllocator::with_capacity(4096)
+        } else {
+            BumperAllocator::default()
+        }
+    }
+    let small = pick(true);
+    assert_eq!(small.stats().capacity, 4096);
+    assert_eq!(pick(false).stats().capacity, 128 << 20);
+    // A start, not a limit: it grows past it.
+    let big = alloc_block(&small, 100_000, 8, 1);
+    big.assert_intact();
+    assert!(small.stats().capacity >= 100_000);
+    let unchecked: UncheckedBumperAllocator = UncheckedBumperAllocator::with_capacity(4096);
+    alloc_block(&unchecked, 100_000, 8, 2).assert_intact();
+}
+
+#[test]
+fn with_fixed_capacity_never_grows() {
+    let fixed: BumperAllocator<AllocBuffer<'static>> = BumperAllocator::with_fixed_capacity(4096);
+    assert!(matches!(
+        fixed.allocate(layout(100_000, 8), false),
+        Err(AllocError::BufferFull { capacity: 4096, .. })
+    ));
+    assert_eq!(fixed.stats().capacity, 4096);
+    let fixed = UncheckedBumperAllocator::with_fixed_capacity(4096);
+    assert!(fixed.allocate(layout(100_000, 8), false).is_err());
+}
+
+#[test]
+fn summary_names_usage_capacity_and_live_arrays() {
+    let alloc = BumperAllocator::with_fixed_capacity(4096);
+    assert_eq!(
+        alloc.summary(),
+        "BumperAllocator(AllocBuffer(4096 bytes)): 0 of 4096 bytes used, 0 live arrays, 0 resets"
+    );
+    let a = alloc_block(&alloc, 100, 4, 1);
+    alloc.reset();
+    let b = alloc_block(&alloc, 50, 2, 2);
+    assert_eq!(
+        format!("{alloc:#}"),
+        "BumperAllocator(AllocBuffer(4096 bytes)): 150 of 4096 bytes used, 2 live arrays, \
+         1 reset"
+    );
+    drop((a, b));
+    let unchecked = UncheckedBumperAllocator::default();
+    assert_eq!(
+        unchecked.summary(),
+        "UncheckedBumperAllocator(AutoscalingAllocBuffer()): 0 of 134217728 bytes used, \
+         0 live arrays, 0 resets"
     );
 }
 
@@ -703,8 +790,8 @@ fn display_strings() {
 
 #[test]
 fn with_allocator_nests_and_restores() {
-    let outer = BumperAllocator::with_capacity(1024);
-    let inner = UncheckedBumperAllocator::with_capacity(1024);
+    let outer = BumperAllocator::with_fixed_capacity(1024);
+    let inner = UncheckedBumperAllocator::with_fixed_capacity(1024);
     assert!(!has_allocator());
     let r = with_allocator(&outer, || {
         assert!(has_allocator());
@@ -728,8 +815,8 @@ fn with_allocator_nests_and_restores() {
 
 #[test]
 fn with_allocator_restores_on_panic() {
-    let outer = BumperAllocator::with_capacity(1024);
-    let inner = BumperAllocator::with_capacity(1024);
+    let outer = BumperAllocator::with_fixed_capacity(1024);
+    let inner = BumperAllocator::with_fixed_capacity(1024);
     with_allocator(&outer, || {
         let caught = catch_unwind(AssertUnwindSafe(|| {
             with_allocator(&inner, || -> () { panic!("boom inside") })
@@ -755,7 +842,7 @@ fn with_allocator_restores_on_panic() {
 
 #[test]
 fn with_allocator_is_per_thread() {
-    let alloc = BumperAllocator::with_capacity(1024);
+    let alloc = BumperAllocator::with_fixed_capacity(1024);
     with_allocator(&alloc, || {
         assert!(has_allocator());
         std::thread::scope(|s| {
@@ -865,7 +952,7 @@ fn threads_get_disjoint_intact_blocks_fixed() {
     // Worst case per block: 256 bytes + 63 of padding.
     let per_thread = scaled(4000, 40);
     hammer(
-        &BumperAllocator::with_capacity(THREADS * per_thread * 320),
+        &BumperAllocator::with_fixed_capacity(THREADS * per_thread * 320),
         per_thread,
     );
 }
@@ -936,7 +1023,7 @@ fn threads_allocate_while_another_resets() {
 fn leases_dropped_on_other_threads() {
     // Blocks allocated here, filled, and released on another thread (joined before the reset,
     // so the join orders the writes before the reuse).
-    let alloc = BumperAllocator::with_capacity(FIXED);
+    let alloc = BumperAllocator::with_fixed_capacity(FIXED);
     let mut rng = Rng::new(5);
     for round in 0..scaled(5, 2) {
         let blocks = random_blocks(&alloc, &mut rng, 8, round as u64 * 100);
@@ -994,7 +1081,7 @@ fn release_on_thread_then<A: Inspect + Sync>(alloc: A, size: usize, reclaim: imp
 
 #[test]
 fn memory_released_on_another_thread_is_reused_race_free() {
-    release_on_thread_then(BumperAllocator::with_capacity(FIXED), 64, |alloc| {
+    release_on_thread_then(BumperAllocator::with_fixed_capacity(FIXED), 64, |alloc| {
         if alloc.reset().pinned_bytes == 0 {
             // The same memory, written again.
             alloc_block(&alloc, 64, 8, 2).assert_intact();
@@ -1017,5 +1104,5 @@ fn memory_released_on_another_thread_is_freed_race_free_by_reset() {
 #[test]
 fn memory_released_on_another_thread_is_freed_race_free_by_drop() {
     // Dropping the allocator frees the buffer at once if it sees no live lease.
-    release_on_thread_then(BumperAllocator::with_capacity(FIXED), 64, drop);
+    release_on_thread_then(BumperAllocator::with_fixed_capacity(FIXED), 64, drop);
 }

@@ -18,7 +18,7 @@ mod common;
 use common::{ignore, panic_message};
 
 fn arena() -> BumperAllocator<bumper::AllocBuffer<'static>> {
-    BumperAllocator::with_capacity(1 << 22)
+    BumperAllocator::with_fixed_capacity(1 << 22)
 }
 
 /// A deterministic matrix with distinct entries.
@@ -175,13 +175,13 @@ fn new_arrays_come_from_the_current_allocator() {
     });
 
     // An unchecked allocator works the same for unchecked arrays.
-    let unchecked = UncheckedBumperAllocator::with_capacity(1 << 20);
+    let unchecked = UncheckedBumperAllocator::with_fixed_capacity(1 << 20);
     with_allocator(&unchecked, || assert!((&heap * 3.0).is_arena()));
 }
 
 #[test]
 fn a_full_fixed_allocator_panics_with_its_error() {
-    let alloc = BumperAllocator::with_capacity(64);
+    let alloc = BumperAllocator::with_fixed_capacity(64);
     let msg = panic_message(|| {
         with_allocator(&alloc, || ignore(AllocArray::<f64, _>::zeros(1000)));
     });
@@ -599,7 +599,7 @@ fn counted(drops: &Rc<Cell<usize>>, value: usize) -> Counted {
 #[test]
 fn arena_elements_are_dropped_exactly_once() {
     let drops = Rc::new(Cell::new(0));
-    let alloc = UncheckedBumperAllocator::with_capacity(1 << 20);
+    let alloc = UncheckedBumperAllocator::with_fixed_capacity(1 << 20);
     with_allocator(&alloc, || {
         let a = AllocArray::from_shape_fn((2, 3), |(i, j)| counted(&drops, i * 3 + j));
         assert!(a.is_arena());
@@ -867,7 +867,7 @@ fn arrays_are_send_and_sync() {
 
 #[test]
 fn try_constructors_return_the_allocators_error() {
-    let full = BumperAllocator::with_capacity(64);
+    let full = BumperAllocator::with_fixed_capacity(64);
     let a = AllocArray::<f64, _>::zeros(1000); // on the heap
     with_allocator(&full, || {
         let errors = [

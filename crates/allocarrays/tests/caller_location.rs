@@ -39,7 +39,7 @@ fn assert_panics_here(line: u32, f: impl FnOnce()) {
 fn panics_point_at_the_callers_line() {
     let a = AllocArray::from(vec![1.0; 1000]);
     let m = AllocArray::from(Array2::<f64>::ones((40, 40)));
-    let full = BumperAllocator::with_capacity(64);
+    let full = BumperAllocator::with_fixed_capacity(64);
     with_allocator(&full, || {
         // A full fixed buffer: every way of making a new array.
         assert_panics_here(line!(), || drop(&a * 2.0));
@@ -62,7 +62,7 @@ fn panics_point_at_the_callers_line() {
     let mut b = a.clone();
     assert_panics_here(line!(), || b += &AllocArray::from(vec![1.0, 2.0]));
     // A checked array used after a reset.
-    let alloc = BumperAllocator::with_capacity(1 << 16);
+    let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
     let c = with_allocator(&alloc, || CheckedAllocArray::<f64, _>::ones(4));
     alloc.reset();
     assert_panics_here(line!(), || drop(&c * 2.0));

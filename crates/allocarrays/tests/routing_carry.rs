@@ -113,7 +113,7 @@ fn worker_threads_get_lanes_of_the_same_arena() {
 #[test]
 fn rayon_scope_runs_its_body_under_the_allocator() {
     use allocarrays::{has_allocator, rayon_scope, with_allocator, AllocArray, BumperAllocator};
-    let alloc = BumperAllocator::with_capacity(1 << 20);
+    let alloc = BumperAllocator::with_fixed_capacity(1 << 20);
     // Called from outside the pool (this test thread): the body runs on a worker.
     let (seen, arena, task_arena) = with_allocator(&alloc, || {
         rayon_scope(|s| {

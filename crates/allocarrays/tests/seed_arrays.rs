@@ -84,7 +84,7 @@ fn basic_reduction_inside_and_outside_a_scope() {
     assert_eq!(report.pinned_arrays, 0);
 
     // And with the unchecked allocator, for unchecked arrays.
-    let unchecked = UncheckedBumperAllocator::with_capacity(1 << 20);
+    let unchecked = UncheckedBumperAllocator::with_fixed_capacity(1 << 20);
     let x = with_allocator(&unchecked, || {
         let x = basic_reduction(&a);
         unchecked.reset();
@@ -96,7 +96,7 @@ fn basic_reduction_inside_and_outside_a_scope() {
 #[test]
 fn the_temporaries_of_basic_reduction_come_from_the_allocator() {
     let a = AllocArray::from(vec![1.0; 1000]);
-    let alloc = BumperAllocator::with_capacity(1 << 20);
+    let alloc = BumperAllocator::with_fixed_capacity(1 << 20);
     with_allocator(&alloc, || {
         let (b, c) = some_allocating_function(&a);
         assert!(b.is_arena() && c.is_arena());
@@ -121,7 +121,7 @@ fn broadcasting_slices_and_transposes_stays_an_alloc_array() {
     assert!(!c.is_arena());
 
     let checked = CheckedAllocArray::from(data.clone());
-    let alloc = BumperAllocator::with_capacity(1 << 20);
+    let alloc = BumperAllocator::with_fixed_capacity(1 << 20);
     with_allocator(&alloc, || {
         let c = a.slice(s![0..2, ..]) + a.slice(s![2..4, ..]).t();
         assert!(c.is_arena());
@@ -143,7 +143,7 @@ fn broadcasting_slices_and_transposes_stays_an_alloc_array() {
 
 #[test]
 fn a_checked_array_escaping_a_reset_is_invalid() {
-    let alloc = BumperAllocator::with_capacity(1 << 20);
+    let alloc = BumperAllocator::with_fixed_capacity(1 << 20);
     let input = CheckedAllocArray::from(vec![1.0, 2.0, 3.0]);
     let escaped = with_allocator(&alloc, || &input * 2.0);
     assert!(escaped.is_arena());
@@ -178,7 +178,7 @@ fn a_checked_array_escaping_a_reset_is_invalid() {
 
 #[test]
 fn views_and_reshapes_share_the_validity() {
-    let alloc = BumperAllocator::with_capacity(1 << 20);
+    let alloc = BumperAllocator::with_fixed_capacity(1 << 20);
     let a = with_allocator(&alloc, || CheckedAllocArray::<f64, _>::ones(6));
     let view = a.slice(s![1..]);
     let t = a.t();
@@ -204,7 +204,7 @@ fn views_and_reshapes_share_the_validity() {
 
 #[test]
 fn an_unchecked_array_outliving_a_reset_keeps_its_values() {
-    let alloc = BumperAllocator::with_capacity(1 << 16);
+    let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
     let input = AllocArray::from(vec![1.0, 2.0, 3.0]);
     let escaped = with_allocator(&alloc, || &input * 2.0);
     assert!(escaped.is_arena());
@@ -235,7 +235,7 @@ fn an_unchecked_array_outliving_a_reset_keeps_its_values() {
 #[test]
 fn ten_threads_share_one_bumper_allocator() {
     // The seed's `BumperAllocator` example: 10 tasks each put `sum(input .+ i)`, total 225.
-    let alloc = BumperAllocator::with_capacity(1 << 24);
+    let alloc = BumperAllocator::with_fixed_capacity(1 << 24);
     let input = AllocArray::from(vec![1_i64, 2, 3]);
     let sums: Vec<i64> = std::thread::scope(|s| {
         let handles: Vec<_> = (1..=10_i64)
@@ -258,7 +258,7 @@ fn ten_threads_share_one_bumper_allocator() {
 
 #[test]
 fn ten_threads_with_checked_arrays() {
-    let alloc = BumperAllocator::with_capacity(1 << 24);
+    let alloc = BumperAllocator::with_fixed_capacity(1 << 24);
     let input = CheckedAllocArray::from(vec![1_i64, 2, 3]);
     let total: i64 = std::thread::scope(|s| {
         let handles: Vec<_> = (1..=10_i64)
@@ -276,7 +276,7 @@ fn ten_threads_with_checked_arrays() {
 #[test]
 fn the_unchecked_doc_example_gives_12() {
     let input = AllocArray::from(vec![1, 2, 3]);
-    let b = UncheckedBumperAllocator::with_capacity(1 << 24); // 16 MiB
+    let b = UncheckedBumperAllocator::with_fixed_capacity(1 << 24); // 16 MiB
     let ret = with_allocator(&b, || {
         let ret = (&input * 2).sum();
         b.reset();
@@ -289,13 +289,13 @@ fn the_unchecked_doc_example_gives_12() {
 #[should_panic(expected = "UncheckedBumperAllocator does not make CheckedAllocArrays")]
 fn checked_arrays_need_a_bumper_allocator() {
     let input = CheckedAllocArray::from(vec![1, 2, 3]);
-    let b = UncheckedBumperAllocator::with_capacity(1 << 16);
+    let b = UncheckedBumperAllocator::with_fixed_capacity(1 << 16);
     with_allocator(&b, || drop(&input * 2));
 }
 
 #[test]
 fn a_checked_array_from_an_unchecked_arena_array_is_refused() {
-    let alloc = BumperAllocator::with_capacity(1 << 16);
+    let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
     let arena = with_allocator(&alloc, || AllocArray::<f64, _>::ones(3));
     let err = CheckedAllocArray::try_from(arena).unwrap_err();
     assert_eq!(
@@ -424,7 +424,7 @@ fn one_model_function_serves_both_kinds() {
     let w = AllocArray::from(ndarray::array![[1.0, -1.0], [0.5, 2.0]]);
     let b = AllocArray::from(vec![0.0, -1.0]);
     let x = ndarray::array![[1.0, 2.0], [3.0, -4.0]];
-    let alloc = BumperAllocator::with_capacity(1 << 16);
+    let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
     with_allocator(&alloc, || {
         let plain = dense_relu(&AllocArray::from(x.clone()), &w, &b);
         let checked = dense_relu(&CheckedAllocArray::from(x.clone()), &w, &b);

@@ -55,7 +55,7 @@ fn basic_reduction_makes_no_system_allocation_per_iteration() {
 
 #[test]
 fn a_fixed_allocator_and_checked_arrays_make_none_either() {
-    let alloc = BumperAllocator::with_capacity(1 << 20);
+    let alloc = BumperAllocator::with_fixed_capacity(1 << 20);
     let a = CheckedAllocArray::from(Array1::<f64>::ones(1000));
     let run = || {
         let total = with_allocator(&alloc, || {

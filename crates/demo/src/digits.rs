@@ -141,7 +141,7 @@ struct Arenas {
 
 impl Arenas {
     fn new() -> Arenas {
-        let fixed_arena = || BumperAllocator::with_capacity(FIXED_ARENA_BYTES);
+        let fixed_arena = || BumperAllocator::with_fixed_capacity(FIXED_ARENA_BYTES);
         Arenas {
             fixed: per_backend(fixed_arena),
             fixed_infer: per_backend(fixed_arena),

@@ -339,7 +339,7 @@ mod tests {
         let x = random_images(12, 5);
         let plain = model.forward(&x);
 
-        let alloc = BumperAllocator::with_capacity(16 << 20);
+        let alloc = BumperAllocator::with_fixed_capacity(16 << 20);
         let arena_x: AllocArray<f32, Ix4> = AllocArray::from(x.clone());
         let checked_x: CheckedAllocArray<f32, Ix4> = CheckedAllocArray::from(x.clone());
         let aa_model = model.clone().to_alloc_arrays();

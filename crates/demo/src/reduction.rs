@@ -275,7 +275,7 @@ mod tests {
     fn every_array_kind_gives_the_seed_result() {
         let a = Array1::<f64>::ones(1000);
         assert_eq!(basic_reduction(&a), 2000.0);
-        let alloc = BumperAllocator::with_capacity(1 << 20);
+        let alloc = BumperAllocator::with_fixed_capacity(1 << 20);
         let aa: AllocArrayBase<f64, Ix1, Unchecked> = AllocArrayBase::from(a.clone());
         assert_eq!(bumper_reduction(&alloc, &aa), 2000.0);
         let ca: AllocArrayBase<f64, Ix1, Checked> = AllocArrayBase::from(a);

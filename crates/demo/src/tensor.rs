@@ -180,7 +180,7 @@ mod tests {
         let plain = ndarray::array![1.0f32, 2.0, 3.0];
         assert_eq!(doubled(&plain), ndarray::array![[2.0, 4.0, 6.0]]);
 
-        let alloc = BumperAllocator::with_capacity(1 << 16);
+        let alloc = BumperAllocator::with_fixed_capacity(1 << 16);
         let arena_in: AllocArray<f32, Ix1> = AllocArray::from(plain.clone());
         with_allocator(&alloc, || {
             let y = doubled(&arena_in);

@@ -64,7 +64,7 @@ fn arena_inference_makes_no_allocator_calls_per_batch() {
     // The outputs are copied into a matrix made once, as the demo does.
     let mut out = Array2::<f32>::zeros((BATCH, 10));
 
-    let fixed = per_backend(|| BumperAllocator::with_capacity(16 << 20));
+    let fixed = per_backend(|| BumperAllocator::with_fixed_capacity(16 << 20));
     let auto = per_backend(BumperAllocator::default);
     for backend in Backend::ALL {
         with_backend(backend, || {

@@ -1,7 +1,8 @@
 //! `allocarrays::BumperAllocator` under contention: 1 thread vs 2 threads, each doing N cycles of
 //! "allocate 64 bytes, zero them, drop the lease", and one `reset` per batch from the main
 //! thread after the workers are joined. The system allocator does the same work
-//! (`Box::new([0u8; 64])` + drop) in the same setup.
+//! (`Box::new([0u8; 64])` + drop) in the same setup, and so does mimalloc (called directly as a
+//! `GlobalAlloc`, not installed as the global allocator).
 //!
 //! Every round runs one batch of every case (in an order that rotates from round to round, so
 //! slow drifts of the machine hit all cases alike). Within a batch the workers start together
@@ -79,6 +80,22 @@ fn bump_cycles<A: ArrayAllocator>(alloc: &A, n: usize) {
         unsafe { ptr::write_bytes(p.as_ptr(), 0, SIZE) };
         black_box(p);
         drop(lease);
+    }
+}
+
+/// N cycles of allocate 64 bytes from mimalloc, zero them, free them.
+#[inline(never)]
+fn mimalloc_cycles(n: usize) {
+    use std::alloc::GlobalAlloc;
+    for _ in 0..n {
+        // SAFETY: a non-zero size; the block is freed with the layout it was allocated with.
+        unsafe {
+            let p = mimalloc::MiMalloc.alloc(LAYOUT);
+            assert!(!p.is_null(), "mimalloc failed");
+            ptr::write_bytes(p, 0, SIZE);
+            black_box(p);
+            mimalloc::MiMalloc.dealloc(p, LAYOUT);
+        }
     }
 }
 
@@ -171,6 +188,8 @@ impl<'a> Case<'a> {
 }
 
 const SYSTEM: &str = "system allocator, `Box::new([0u8; 64])` + drop";
+const MIMALLOC: &str = "mimalloc (`GlobalAlloc` calls), 64 bytes + free";
+const UNCHECKED: &str = "`UncheckedBumperAllocator` (no lock), fixed `AllocBuffer`";
 
 fn main() {
     let opts = parse_args();
@@ -179,17 +198,17 @@ fn main() {
     // bump position only moves back at the reset).
     let fixed_capacity = 2 * n * SIZE + 4096;
 
-    let fixed = BumperAllocator::with_capacity(fixed_capacity);
+    let fixed = BumperAllocator::with_fixed_capacity(fixed_capacity);
     let autoscaling = BumperAllocator::default();
     // A small start, so the warm-up batch grows it (and the rounds then run in one buffer).
     let autoscaling_small = BumperAllocator::new(AutoscalingAllocBuffer::with_initial_size(4096));
     let unchecked: UncheckedBumperAllocator<AllocBuffer<'static>> =
-        UncheckedBumperAllocator::with_capacity(fixed_capacity);
+        UncheckedBumperAllocator::with_fixed_capacity(fixed_capacity);
 
     let mut cases: Vec<Case<'_>> = Vec::new();
     for threads in [1, 2] {
         cases.push(Case::bump(
-            "`BumperAllocator::with_capacity` (fixed `AllocBuffer`)",
+            "`BumperAllocator::with_fixed_capacity` (fixed `AllocBuffer`)",
             threads,
             &fixed,
         ));
@@ -206,20 +225,19 @@ fn main() {
         cases.push(Case::new(SYSTEM, threads, move |n| {
             run_threads(threads, n, &box_cycles)
         }));
+        cases.push(Case::new(MIMALLOC, threads, move |n| {
+            run_threads(threads, n, &mimalloc_cycles)
+        }));
     }
     // The lock-free reference: one thread only (it is `!Sync`), run on this thread.
     let unchecked = &unchecked;
-    cases.push(Case::new(
-        "`UncheckedBumperAllocator` (no lock), fixed `AllocBuffer`",
-        1,
-        move |n| {
-            let start = Instant::now();
-            bump_cycles(unchecked, n);
-            let own = start.elapsed();
-            black_box(unchecked.reset());
-            (start.elapsed(), own)
-        },
-    ));
+    cases.push(Case::new(UNCHECKED, 1, move |n| {
+        let start = Instant::now();
+        bump_cycles(unchecked, n);
+        let own = start.elapsed();
+        black_box(unchecked.reset());
+        (start.elapsed(), own)
+    }));
 
     // Warm-up: one batch each (grows the autoscaling buffers, faults the pages in).
     for case in &cases {
@@ -271,5 +289,59 @@ fn main() {
             "| {name} | {threads} | {per_thread:.1} | {overall:.1} | {:.2}x | {overlap:.2} |",
             overall / system(threads)
         );
+    }
+    print_targets(&rows);
+}
+
+/// The targets, met or missed, for every `BumperAllocator` row: with 2 threads at once, at
+/// most half the system allocator's and at most mimalloc's time per allocation overall; with
+/// 1 thread, at most 1.2 times `UncheckedBumperAllocator`'s per-thread time.
+///
+/// The overall figures compare only rows whose workers really overlapped, so the overlaps are
+/// printed with them; the per-thread ratios (each worker's own time) hold either way.
+fn print_targets(rows: &[(&str, usize, f64, f64, f64)]) {
+    let find =
+        |name: &str, threads: usize| rows.iter().find(|r| r.0 == name && r.1 == threads).copied();
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!();
+    let bump_names: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.0.contains("`BumperAllocator"))
+        .map(|r| r.0)
+        .fold(Vec::new(), |mut v, name| {
+            if !v.contains(&name) {
+                v.push(name);
+            }
+            v
+        });
+    for name in bump_names {
+        if let (Some(two), Some(sys), Some(mi)) =
+            (find(name, 2), find(SYSTEM, 2), find(MIMALLOC, 2))
+        {
+            let vs_sys = two.3 / sys.3;
+            let vs_mi = two.3 / mi.3;
+            println!(
+                "target {name}, 2 threads, overall: {:.2}x system (<= 0.50x: {}), {:.2}x mimalloc \
+                 (<= 1.00x: {}); overlap {:.2} (system {:.2}, mimalloc {:.2}); per thread \
+                 {:.2}x system, {:.2}x mimalloc",
+                vs_sys,
+                verdict(vs_sys <= 0.5),
+                vs_mi,
+                verdict(vs_mi <= 1.0),
+                two.4,
+                sys.4,
+                mi.4,
+                two.2 / sys.2,
+                two.2 / mi.2
+            );
+        }
+        if let (Some(one), Some(unchecked)) = (find(name, 1), find(UNCHECKED, 1)) {
+            let ratio = one.2 / unchecked.2;
+            println!(
+                "target {name}, 1 thread, per thread: {ratio:.2}x `UncheckedBumperAllocator` \
+                 (<= 1.20x: {})",
+                verdict(ratio <= 1.2)
+            );
+        }
     }
 }

@@ -2,7 +2,7 @@
 use allocarrays::UncheckedBumperAllocator;
 
 fn main() {
-    let alloc = UncheckedBumperAllocator::with_capacity(1024);
+    let alloc = UncheckedBumperAllocator::with_fixed_capacity(1024);
     std::thread::scope(|s| {
         s.spawn(|| alloc.reset());
     });
