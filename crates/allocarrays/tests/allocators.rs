@@ -708,11 +708,11 @@ fn display_strings() {
         format!("BumperAllocator(AllocBuffer({capacity} bytes))")
     );
     assert_eq!(
-        BumperAllocator::new(SlabBuffer::<65536>::new()).to_string(),
+        BumperAllocator::new(SlabBuffer::<65536>::with_slab_size()).to_string(),
         "BumperAllocator(SlabBuffer<65536>)"
     );
     assert_eq!(
-        UncheckedBumperAllocator::new(SlabBuffer::<1048576>::new()).to_string(),
+        UncheckedBumperAllocator::new(SlabBuffer::<1048576>::with_slab_size()).to_string(),
         "UncheckedBumperAllocator(SlabBuffer<1048576>)"
     );
     // Debug shows the stats.

@@ -18,15 +18,6 @@ fn ui() {
     trybuild::TestCases::new().compile_fail("tests/ui/*.rs");
 }
 
-/// A buffer whose checkpoints are not `Send` must not make a shareable `BumperAllocator`.
-/// Rejected once the allocator's state requires `Send` checkpoints; run with `--ignored`.
-#[test]
-#[cfg_attr(miri, ignore)]
-#[ignore = "passes once the allocator state's Send impl requires Send checkpoints"]
-fn ui_checkpoint_send() {
-    trybuild::TestCases::new().compile_fail("tests/ui_pending/*.rs");
-}
-
 fn send<T: Send>() {}
 fn sync<T: Sync>() {}
 
