@@ -488,32 +488,31 @@ impl<B: Buffer> Inner<B> {
     /// Splits the free tail (past `fill`) off idle chunk `index` into a chunk of its own
     /// (an emptied record, or a new one); returns its index.
     fn split_tail(&mut self, index: usize, clock: NonNull<Clock>) -> Result<usize, AllocError> {
-        let tail = match self
+        let empty = self
             .chunks
             .iter()
-            .position(|c| c.size == 0 && !c.attached && c.live() == 0)
-        {
-            Some(empty) => empty,
-            None => {
-                self.reserve_chunk()?;
-                let header = match self.spare.pop() {
-                    Some(header) => header,
-                    None => crate::heap_carry::outside(|| ChunkHeader::allocate(clock)).ok_or(
-                        AllocError::OutOfMemory {
-                            requested: size_of::<ChunkHeader>(),
-                        },
-                    )?,
-                };
-                self.chunks.push(Chunk {
-                    header,
-                    base: NonNull::dangling(),
-                    size: 0,
-                    attached: false,
-                    fill: 0,
-                    next: None,
-                });
-                self.chunks.len() - 1
-            }
+            .position(|c| c.size == 0 && !c.attached && c.live() == 0);
+        let tail = if let Some(empty) = empty {
+            empty
+        } else {
+            self.reserve_chunk()?;
+            let header = match self.spare.pop() {
+                Some(header) => header,
+                None => crate::heap_carry::outside(|| ChunkHeader::allocate(clock)).ok_or(
+                    AllocError::OutOfMemory {
+                        requested: size_of::<ChunkHeader>(),
+                    },
+                )?,
+            };
+            self.chunks.push(Chunk {
+                header,
+                base: NonNull::dangling(),
+                size: 0,
+                attached: false,
+                fill: 0,
+                next: None,
+            });
+            self.chunks.len() - 1
         };
         let head = &mut self.chunks[index];
         let fill = head.fill;

@@ -712,7 +712,7 @@ fn display_strings() {
         "BumperAllocator(SlabBuffer<65536>)"
     );
     assert_eq!(
-        UncheckedBumperAllocator::new(SlabBuffer::<1048576>::with_slab_size()).to_string(),
+        UncheckedBumperAllocator::new(SlabBuffer::<1_048_576>::with_slab_size()).to_string(),
         "UncheckedBumperAllocator(SlabBuffer<1048576>)"
     );
     // Debug shows the stats.

@@ -226,11 +226,8 @@ fn fill(p: NonNull<u8>, len: usize, tag: u8) {
 fn check(p: NonNull<u8>, len: usize, tag: u8) {
     for i in 0..len {
         // SAFETY: as in `fill`.
-        assert_eq!(
-            unsafe { p.as_ptr().add(i).read() },
-            tag ^ i as u8,
-            "byte {i} changed"
-        );
+        let byte = unsafe { p.as_ptr().add(i).read() };
+        assert_eq!(byte, tag ^ i as u8, "byte {i} changed");
     }
 }
 
@@ -332,37 +329,37 @@ fn allocator_allocate_fails_cleanly<B: Buffer + Send + 'static>(name: &str, make
             .allocate(Layout::from_size_align(96, 8).unwrap(), false)
             .unwrap();
         fill(first, 96, 0x77);
-        let mut made: Vec<(NonNull<u8>, usize, u8, Lease)> = Vec::with_capacity(sizes.len());
-        let mut errors: Vec<AllocError> = Vec::with_capacity(sizes.len());
+        let mut served: Vec<(NonNull<u8>, usize, u8, Lease)> = Vec::with_capacity(sizes.len());
+        let mut failures: Vec<AllocError> = Vec::with_capacity(sizes.len());
         arm(&mut || {
             for (i, &size) in sizes.iter().enumerate() {
                 let checked = i % 2 == 1;
                 match alloc.allocate(Layout::from_size_align(size, 16).unwrap(), checked) {
                     Ok((p, lease)) => {
                         fill(p, size, i as u8);
-                        made.push((p, size, i as u8, lease));
+                        served.push((p, size, i as u8, lease));
                     }
-                    Err(e) => errors.push(e),
+                    Err(e) => failures.push(e),
                 }
             }
         });
-        for e in &errors {
+        for e in &failures {
             assert!(is_oom(e), "{e:?}");
         }
         check(first, 96, 0x77);
-        for (p, len, tag, lease) in &made {
+        for (p, len, tag, lease) in &served {
             assert!(lease.is_valid());
             check(*p, *len, *tag);
         }
         let stats = alloc.stats();
-        assert_eq!(stats.live_arrays, 1 + made.len(), "{stats:?}");
+        assert_eq!(stats.live_arrays, 1 + served.len(), "{stats:?}");
         // Usable.
         let (p, lease) = alloc
             .allocate(Layout::from_size_align(5000, 8).unwrap(), false)
             .unwrap();
         fill(p, 5000, 1);
         check(first, 96, 0x77);
-        drop((made, lease, first_lease));
+        drop((served, lease, first_lease));
         alloc.reset();
         assert_eq!(alloc.stats().live_arrays, 0);
     });

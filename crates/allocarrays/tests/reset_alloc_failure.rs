@@ -106,8 +106,8 @@ fn pinned_epochs_reset_under_failure<A: ArrayAllocator>(
     let mut kept: Vec<Block> = Vec::new();
     for k in 0..EPOCHS {
         kept.push(Block::new(alloc, 24 + k % 40, k as u8));
-        let _scratch = Block::new(alloc, 300, 0xEE);
-        drop(_scratch);
+        let scratch = Block::new(alloc, 300, 0xEE);
+        drop(scratch);
         if k % 3 == 2 {
             kept.remove(k % kept.len());
         }

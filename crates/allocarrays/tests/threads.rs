@@ -185,7 +185,10 @@ fn many_threads_with_resets_from_any_thread_autoscaling() {
 
 #[test]
 fn many_threads_with_resets_from_any_thread_slab() {
-    hammer(&BumperAllocator::new(SlabBuffer::<4096>::with_slab_size()), 3000);
+    hammer(
+        &BumperAllocator::new(SlabBuffer::<4096>::with_slab_size()),
+        3000,
+    );
 }
 
 #[test]

@@ -221,11 +221,8 @@ fn fill(p: NonNull<u8>, len: usize, tag: u8) {
 fn check(p: NonNull<u8>, len: usize, tag: u8) {
     for i in 0..len {
         // SAFETY: as in `fill`.
-        assert_eq!(
-            unsafe { p.as_ptr().add(i).read() },
-            tag ^ i as u8,
-            "byte {i} changed"
-        );
+        let byte = unsafe { p.as_ptr().add(i).read() };
+        assert_eq!(byte, tag ^ i as u8, "byte {i} changed");
     }
 }
 
