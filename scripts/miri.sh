@@ -64,7 +64,10 @@ else
     run "allocarrays arrays" "$strict" -p allocarrays --test arrays
     run "allocarrays autoscaling" "$strict" -p allocarrays --test autoscaling
     run "arena-router (lib + routing)" "$strict" -p arena-router --lib --test routing
+    run "allocarrays bounded memory + reset under failure" "$strict" -p allocarrays \
+        --test bounded_memory --test reset_alloc_failure
     run "allocarrays races, 8 seeds" "$strict -Zmiri-many-seeds=0..8" -p allocarrays --test allocators thread
+    run "allocarrays threads, 8 seeds" "$strict -Zmiri-many-seeds=0..8" -p allocarrays --test threads
     run "arena-router threads, 8 seeds" "$strict -Zmiri-many-seeds=0..8" -p arena-router --test routing thread
 fi
 

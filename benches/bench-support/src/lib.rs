@@ -4,6 +4,8 @@
 //! - [`counting`]: [`Counting`](counting::Counting), a `GlobalAlloc` wrapper that counts the
 //!   calls reaching it per thread (and, through an [`Observe`](counting::Observe)r, in any
 //!   process-wide breakdown), without allocating.
+//! - [`failing`]: [`Failing`](failing::Failing), a `GlobalAlloc` wrapper that fails on
+//!   command per thread, and [`sweep`](failing::sweep) over every failure point of a case.
 //! - [`stats`]: quantiles, medians and paired ratios.
 //! - [`table`]: Markdown tables.
 //! - [`svg`]: grouped horizontal bar charts as SVG.
@@ -16,6 +18,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod counting;
+pub mod failing;
 pub mod machine;
 pub mod process;
 pub mod stats;

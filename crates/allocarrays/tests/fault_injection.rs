@@ -10,7 +10,7 @@
 //! - *byte budget*: every allocation call fails once `n` more bytes have been handed out.
 #![cfg(not(miri))]
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{Layout, System};
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
@@ -19,216 +19,27 @@ use allocarrays::{
     with_allocator, AllocArray, ArrayAllocator, AutoscalingAllocBuffer, BumperAllocator,
     CheckedAllocArray, Lease,
 };
+use bench_support::failing::{
+    check_pattern, fill_pattern, live_bytes, sweep, with_nth_call_failing, Failing,
+};
 use bumper::{AllocError, Buffer, SlabBuffer};
 use ndarray::Ix1;
 
-// ---- the failing allocator ------------------------------------------------------------------
-
-struct Faulty;
-
 #[global_allocator]
-static GLOBAL: Faulty = Faulty;
-
-/// Per-thread state of the failing allocator. `const`-initialised `Cell`s without destructors,
-/// so reading them inside the allocator never allocates.
-struct State {
-    /// Fail the call when this reaches 0 (then disarm); `u64::MAX` = off.
-    calls_left: Cell<u64>,
-    /// Fail every call past this many more bytes; `usize::MAX` = off.
-    bytes_left: Cell<usize>,
-    /// Bytes allocated minus bytes freed on this thread.
-    live: Cell<isize>,
-    /// Failures injected so far.
-    injected: Cell<u64>,
-}
-
-thread_local! {
-    static STATE: State = const {
-        State {
-            calls_left: Cell::new(u64::MAX),
-            bytes_left: Cell::new(usize::MAX),
-            live: Cell::new(0),
-            injected: Cell::new(0),
-        }
-    };
-}
-
-/// Whether this allocation of `size` bytes must fail; counts it otherwise.
-fn admit(size: usize) -> bool {
-    STATE
-        .try_with(|s| {
-            let calls = s.calls_left.get();
-            if calls != u64::MAX {
-                if calls == 0 {
-                    s.calls_left.set(u64::MAX);
-                    s.injected.set(s.injected.get() + 1);
-                    return false;
-                }
-                s.calls_left.set(calls - 1);
-            }
-            let bytes = s.bytes_left.get();
-            if bytes != usize::MAX {
-                if size > bytes {
-                    s.injected.set(s.injected.get() + 1);
-                    return false;
-                }
-                s.bytes_left.set(bytes - size);
-            }
-            true
-        })
-        .unwrap_or(true)
-}
-
-fn account(delta: isize) {
-    let _ = STATE.try_with(|s| s.live.set(s.live.get() + delta));
-}
-
-// SAFETY: forwards to the system allocator, or returns null (allowed for any call).
-unsafe impl GlobalAlloc for Faulty {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if !admit(layout.size()) {
-            return std::ptr::null_mut();
-        }
-        // SAFETY: the caller's contract, passed on.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            account(layout.size() as isize);
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if !admit(layout.size()) {
-            return std::ptr::null_mut();
-        }
-        // SAFETY: as above.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            account(layout.size() as isize);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        account(-(layout.size() as isize));
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if !admit(new_size.saturating_sub(layout.size())) {
-            return std::ptr::null_mut();
-        }
-        // SAFETY: as above.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            account(new_size as isize - layout.size() as isize);
-        }
-        p
-    }
-}
-
-fn live_bytes() -> isize {
-    STATE.with(|s| s.live.get())
-}
-
-fn injected() -> u64 {
-    STATE.with(|s| s.injected.get())
-}
-
-fn disarm() {
-    STATE.with(|s| {
-        s.calls_left.set(u64::MAX);
-        s.bytes_left.set(usize::MAX);
-    });
-}
-
-/// Runs `f` with the `n`th allocation call (from 0) failing; returns whether a failure was
-/// injected.
-fn with_nth_call_failing<R>(n: u64, f: impl FnOnce() -> R) -> (R, bool) {
-    let before = injected();
-    STATE.with(|s| s.calls_left.set(n));
-    let r = f();
-    disarm();
-    (r, injected() > before)
-}
-
-/// Runs `f` with allocations failing past `bytes` more bytes; returns whether one failed.
-fn with_byte_budget<R>(bytes: usize, f: impl FnOnce() -> R) -> (R, bool) {
-    let before = injected();
-    STATE.with(|s| s.bytes_left.set(bytes));
-    let r = f();
-    disarm();
-    (r, injected() > before)
-}
-
-/// Sweeps `case` over every failure point: nth call for n = 0, 1, ... until a run completes
-/// without any injected failure, then byte budgets from 0 in `step`s likewise (none if `step`
-/// is 0). `case` gets the
-/// arming function and checks its own invariants; the sweep checks that nothing leaked.
-/// Returns the number of failures injected.
-fn sweep(name: &str, step: usize, case: impl Fn(&dyn Fn(&mut dyn FnMut()) -> bool)) -> u64 {
-    let mut failures = 0;
-    for n in 0.. {
-        let base = live_bytes();
-        let hit = Cell::new(false);
-        case(&|f: &mut dyn FnMut()| {
-            let ((), h) = with_nth_call_failing(n, f);
-            hit.set(hit.get() | h);
-            h
-        });
-        assert_eq!(live_bytes(), base, "{name}: leak with call {n} failing");
-        if !hit.get() {
-            break;
-        }
-        failures += 1;
-        assert!(n < 10_000, "{name}: no end to the allocation calls");
-    }
-    for k in 0.. {
-        if step == 0 {
-            break;
-        }
-        let budget = k * step;
-        let base = live_bytes();
-        let hit = Cell::new(false);
-        case(&|f: &mut dyn FnMut()| {
-            let ((), h) = with_byte_budget(budget, f);
-            hit.set(hit.get() | h);
-            h
-        });
-        assert_eq!(
-            live_bytes(),
-            base,
-            "{name}: leak with a budget of {budget} bytes"
-        );
-        if !hit.get() {
-            break;
-        }
-        failures += 1;
-        assert!(k < 10_000, "{name}: no end to the byte budgets");
-    }
-    assert!(
-        failures > 0,
-        "{name}: no failure point found (the case allocates nothing?)"
-    );
-    failures
-}
+static GLOBAL: Failing = Failing::new(System);
 
 // ---- the checks --------------------------------------------------------------------------
 
+/// Writes a pattern into `len` bytes at `p`, a live allocation of at least `len` bytes.
 fn fill(p: NonNull<u8>, len: usize, tag: u8) {
-    for i in 0..len {
-        // SAFETY: `p` is a live allocation of at least `len` bytes (callers).
-        unsafe { p.as_ptr().add(i).write(tag ^ i as u8) };
-    }
+    // SAFETY: callers pass live allocations of at least `len` bytes.
+    unsafe { fill_pattern(p, len, tag) }
 }
 
+/// Checks the pattern `fill` wrote.
 fn check(p: NonNull<u8>, len: usize, tag: u8) {
-    for i in 0..len {
-        // SAFETY: as in `fill`.
-        let byte = unsafe { p.as_ptr().add(i).read() };
-        assert_eq!(byte, tag ^ i as u8, "byte {i} changed");
-    }
+    // SAFETY: as in `fill`, and the bytes were written by `fill`.
+    unsafe { check_pattern(p, len, tag) }
 }
 
 fn is_oom(e: &AllocError) -> bool {
