@@ -7,6 +7,7 @@
 //! - [`failing`]: [`Failing`](failing::Failing), a `GlobalAlloc` wrapper that fails on
 //!   command per thread, and [`sweep`](failing::sweep) over every failure point of a case.
 //! - [`stats`]: quantiles, medians and paired ratios.
+//! - [`stress`]: the stress tests' duration and generator.
 //! - [`table`]: Markdown tables.
 //! - [`svg`]: grouped horizontal bar charts as SVG.
 //! - [`process`]: the process's peak resident set size and page faults, from `/proc`.
@@ -22,5 +23,6 @@ pub mod failing;
 pub mod machine;
 pub mod process;
 pub mod stats;
+pub mod stress;
 pub mod svg;
 pub mod table;

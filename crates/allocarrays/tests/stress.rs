@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use allocarrays::{
     thread_scope, with_allocator, AllocArray, ArrayAllocator, BumperAllocator, CheckedAllocArray,
@@ -19,36 +19,14 @@ use allocarrays::{
 use bumper::{Buffer, SlabBuffer};
 use ndarray::Ix1;
 
+use bench_support::stress::{duration, Rng};
+
 const THREADS: usize = 8;
 
 /// What the allocator may hold at most. The live data is a few MiB (each thread keeps at most
 /// 64 arrays of at most 2000 elements and 32 checked ones of at most 500): memory pinned by
 /// live arrays across resets must stay within a bound, not grow with the run.
 const CAPACITY_BOUND: usize = 1 << 30;
-
-fn duration() -> Duration {
-    let secs = std::env::var("STRESS_SECS")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .unwrap_or(2.0);
-    Duration::from_secs_f64(secs)
-}
-
-/// xorshift64*: a small deterministic generator per thread.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// The value at `i` of the array with this `id`.
 fn pattern(id: u64, i: usize) -> u64 {

@@ -12,38 +12,16 @@
 use std::alloc::System;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use arena_router::{ArenaRouter, HeapArena};
 
 #[global_allocator]
 static GLOBAL: ArenaRouter = ArenaRouter::new(System);
 
+use bench_support::stress::{duration, Rng};
+
 const THREADS: usize = 8;
-
-fn duration() -> Duration {
-    let secs = std::env::var("STRESS_SECS")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .unwrap_or(2.0);
-    Duration::from_secs_f64(secs)
-}
-
-/// xorshift64*: a small deterministic generator per thread.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn pattern(id: u64, i: usize) -> u32 {
     (id.wrapping_mul(0x9e37_79b9) as u32) ^ (i as u32)
