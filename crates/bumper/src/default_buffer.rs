@@ -7,17 +7,19 @@
 
 use core::alloc::Layout;
 use core::cell::Cell;
+use core::cell::UnsafeCell;
 use core::fmt;
 use core::marker::PhantomData;
-use core::mem::{self, MaybeUninit};
+use core::mem::{self, ManuallyDrop, MaybeUninit};
 use core::ptr::{self, NonNull};
 
 use std::boxed::Box;
+use std::vec::Vec;
 
 use crate::alloc_buffer::AllocBuffer;
 use crate::buffer::{Buffer, BufferStats};
 use crate::error::AllocError;
-use crate::scope::{run_scope_raw, Scope};
+use crate::scope::Scope;
 use crate::slab_buffer::{SlabBuffer, SlabCheckpoint};
 
 /// A scope on the thread's default buffer, as handed out by [`no_escape`].
@@ -154,36 +156,87 @@ impl<B: Buffer> ErasedBuffer for B {
 
 // ---- the thread slot ------------------------------------------------------------------------
 
-/// Which buffer a default scope allocates from: the thread's own slab buffer (the common case,
-/// called directly), any other buffer through its `dyn` face (a lent buffer, or the thread's own
-/// fixed buffer), or nothing, while an inner default scope is open on the same buffer.
+/// Which buffer default scopes use now.
 #[derive(Clone, Copy)]
 enum Target {
-    Slab(NonNull<SlabBuffer>),
-    /// Through a place holding the `dyn` pointer, so the target stays two words.
+    /// The thread's own slab buffers, one per nesting depth (the common case).
+    Levels(NonNull<Levels>),
+    /// Any other buffer through its `dyn` face (a lent buffer, or the thread's own fixed
+    /// buffer), through a place holding the `dyn` pointer, so the target stays two words.
     Dyn(NonNull<DynPtr>),
-    /// An inner default scope is open on this handle's buffer: using the handle would let the
-    /// inner scope's end free what it allocates.
-    Suspended,
 }
 
 /// A type-erased buffer pointer.
 type DynPtr = NonNull<dyn ErasedBuffer>;
 
-/// The innermost open handle on a buffer, if any.
-type ActiveCell = Cell<Option<NonNull<DefaultBuffer>>>;
+/// The innermost open handle on a shared buffer, if any.
+type ActiveCell = Cell<Option<NonNull<SharedHandle>>>;
 
-/// The buffer default scopes use now, with the cell naming its innermost open handle.
+/// The buffer default scopes use now, with the cell naming its innermost open handle (used for
+/// shared buffers only).
 #[derive(Clone, Copy)]
 struct Current {
     target: Target,
     active: NonNull<ActiveCell>,
 }
 
+/// The thread's own slab default buffer: one [`SlabBuffer`] per nesting depth of the default
+/// scopes open on it. A scope opened while `d` others are open has `buffers[d]` to itself until
+/// it ends (scopes end in the reverse order they open), so, like a scope on an explicit
+/// `SlabBuffer`, it runs on a copy of that buffer kept in registers, and no other scope (outer,
+/// or inner in a function it calls) can touch what it allocated.
+///
+/// Every level stays at its start between its scopes: a scope works on a copy and leaves the
+/// buffer itself where it was, so a level holds only memory for reuse (slabs) between scopes.
+struct Levels {
+    /// Each from `Box::leak`, freed when the thread exits; only pushed to, never reordered.
+    buffers: UnsafeCell<Vec<NonNull<SlabBuffer>>>,
+    /// Default scopes open on the thread's own buffer.
+    open: Cell<usize>,
+}
+
+impl Levels {
+    /// The buffer for a scope opening now, which is counted as open.
+    #[inline(always)]
+    fn enter(&self) -> NonNull<SlabBuffer> {
+        let depth = self.open.get();
+        // SAFETY: `buffers` is only borrowed inside the methods of `Levels`, which don't call
+        // each other while a borrow is alive, and `Levels` is reached from one thread only.
+        let home = match unsafe { &*self.buffers.get() }.get(depth) {
+            Some(&home) => home,
+            None => self.grow(),
+        };
+        self.open.set(depth + 1);
+        home
+    }
+
+    /// A new level, for a scope opening deeper than any before on this thread.
+    #[cold]
+    #[inline(never)]
+    fn grow(&self) -> NonNull<SlabBuffer> {
+        let home = NonNull::from(Box::leak(Box::new(SlabBuffer::new())));
+        // SAFETY: as in `enter`.
+        unsafe { &mut *self.buffers.get() }.push(home);
+        home
+    }
+
+    /// Counts a scope as closed (the innermost: scopes close in the reverse order they open).
+    #[inline(always)]
+    fn leave(&self) {
+        self.open.set(self.open.get() - 1);
+    }
+
+    /// The buffers, outermost first.
+    fn buffers(&self) -> &[NonNull<SlabBuffer>] {
+        // SAFETY: as in `enter`; callers don't hold the slice across `grow`.
+        unsafe { &*self.buffers.get() }
+    }
+}
+
 /// The thread's own default buffer, from `Box::leak`.
 #[derive(Clone, Copy)]
 enum Owned {
-    Slab(NonNull<SlabBuffer>),
+    Slab(NonNull<Levels>),
     /// The buffer, and the leaked place holding its `dyn` pointer.
     Fixed(NonNull<AllocBuffer<'static>>, NonNull<DynPtr>),
 }
@@ -196,7 +249,7 @@ struct ThreadSlot {
     current: Cell<Option<Current>>,
     owned: Cell<Option<Owned>>,
     kind: Cell<DefaultBufferKind>,
-    /// The innermost open handle on the owned buffer.
+    /// The innermost open handle on the owned buffer, when it is a fixed one.
     owned_active: ActiveCell,
 }
 
@@ -224,10 +277,15 @@ impl Drop for OwnedGuard {
             };
             slot.current.set(None);
             match owned {
-                // SAFETY: the pointers come from `Box::leak` in `create_owned`; no scope is
-                // open while the thread's locals are destroyed (scopes live on the stack of
-                // running code), and the slot no longer points to the buffer.
-                Owned::Slab(p) => drop(unsafe { Box::from_raw(p.as_ptr()) }),
+                // SAFETY: the pointers come from `Box::leak` (`create_owned`, `Levels::grow`);
+                // no scope is open while the thread's locals are destroyed (scopes live on the
+                // stack of running code), and the slot no longer points to the buffers.
+                Owned::Slab(levels) => unsafe {
+                    let levels = Box::from_raw(levels.as_ptr());
+                    for &buffer in levels.buffers() {
+                        drop(Box::from_raw(buffer.as_ptr()));
+                    }
+                },
                 // SAFETY: as above, for both boxes.
                 Owned::Fixed(p, place) => unsafe {
                     drop(Box::from_raw(place.as_ptr()));
@@ -271,8 +329,12 @@ impl ThreadSlot {
         }
         let (owned, target) = match self.kind.get() {
             DefaultBufferKind::Slab => {
-                let p = NonNull::from(Box::leak(Box::new(SlabBuffer::new())));
-                (Owned::Slab(p), Target::Slab(p))
+                let first = NonNull::from(Box::leak(Box::new(SlabBuffer::new())));
+                let levels = NonNull::from(Box::leak(Box::new(Levels {
+                    buffers: UnsafeCell::new(std::vec![first]),
+                    open: Cell::new(0),
+                })));
+                (Owned::Slab(levels), Target::Levels(levels))
             }
             DefaultBufferKind::Fixed { capacity } => {
                 let p = NonNull::from(Box::leak(Box::new(AllocBuffer::with_capacity(capacity))));
@@ -299,16 +361,39 @@ impl ThreadSlot {
 /// You meet it as the `B` of [`DefaultScope`] (from [`no_escape`]); it lives only while that
 /// scope is open, and can't be sent to another thread.
 ///
-/// A default scope can be opened while an outer default scope is open (a function using the
-/// default buffer called from another). The borrow checker can't see that nesting, so it is
-/// enforced at run time: while the inner scope is open, the outer one is suspended, and
-/// allocating from it panics, since the inner scope's end would free that allocation.
+/// Default scopes nest, also across functions that don't know about each other (a function
+/// using the default buffer called from another):
+///
+/// - On the thread's own buffer (the common case), every open scope has memory of its own (one
+///   slab buffer per nesting depth), so an outer scope stays usable while an inner one is open,
+///   and an inner scope's end never frees what the outer one allocated.
+/// - On a buffer lent by [`with_buffer`], or the thread's own fixed buffer
+///   ([`DefaultBufferKind::Fixed`]), nested scopes share that one buffer. The borrow checker
+///   can't see that nesting, so it is enforced at run time: while the inner scope is open, the
+///   outer one is suspended, and allocating from it panics, since the inner scope's end would
+///   free that allocation.
 pub struct DefaultBuffer {
-    target: Target,
+    kind: HandleKind,
+}
+
+/// What a [`DefaultBuffer`] allocates from.
+enum HandleKind {
+    /// A copy of the level buffer this scope has to itself (see [`Levels`]).
+    Level(ManuallyDrop<SlabBuffer>),
+    /// A registered handle on a buffer shared by nested scopes.
+    Shared(NonNull<SharedHandle>),
+}
+
+/// An open handle on a shared default buffer (lent, or the thread's own fixed one), registered
+/// as the innermost on its buffer with the outer one suspended.
+struct SharedHandle {
+    /// The buffer, or `None` while an inner default scope is open on it: using the handle then
+    /// would let the inner scope's end free what it allocates.
+    target: Option<NonNull<DynPtr>>,
     /// The cell naming the innermost open handle on this buffer.
     active: NonNull<ActiveCell>,
     /// The handle this one suspended when it opened, to resume when it ends.
-    outer: Option<NonNull<DefaultBuffer>>,
+    outer: Option<NonNull<SharedHandle>>,
 }
 
 /// A saved position of the default buffer.
@@ -320,43 +405,58 @@ pub enum DefaultCheckpoint {
     Dyn(ErasedCheckpoint),
 }
 
-/// The target buffer, borrowed for one operation.
-enum TargetMut<'a> {
-    Slab(&'a mut SlabBuffer),
-    Dyn(&'a mut dyn ErasedBuffer),
-}
-
-/// The target buffer, borrowed shared for one operation.
-enum TargetRef<'a> {
-    Slab(&'a SlabBuffer),
-    Dyn(&'a dyn ErasedBuffer),
-}
-
-impl DefaultBuffer {
+impl SharedHandle {
     #[inline(always)]
-    fn target_mut(&mut self) -> TargetMut<'_> {
+    #[track_caller]
+    fn buffer_mut(&mut self) -> &mut dyn ErasedBuffer {
+        let Some(place) = self.target else {
+            suspended_handle_used()
+        };
         // SAFETY: the target outlives the handle (the thread slot owns it, or a `with_buffer`
         // frame encloses every handle made under it); handles are `!Send`, and the one borrow
         // made here ends with the operation, which doesn't call back into another handle.
-        unsafe {
-            match self.target {
-                Target::Slab(p) => TargetMut::Slab(&mut *p.as_ptr()),
-                Target::Dyn(p) => TargetMut::Dyn(&mut *p.as_ref().as_ptr()),
-                Target::Suspended => suspended_handle_used(),
-            }
-        }
+        unsafe { &mut *place.as_ref().as_ptr() }
     }
 
     #[inline(always)]
-    fn target_ref(&self) -> TargetRef<'_> {
-        // SAFETY: as in `target_mut`, for a shared borrow.
+    #[track_caller]
+    fn buffer(&self) -> &dyn ErasedBuffer {
+        let Some(place) = self.target else {
+            suspended_handle_used()
+        };
+        // SAFETY: as in `buffer_mut`, for a shared borrow.
+        unsafe { place.as_ref().as_ref() }
+    }
+
+    /// Undoes the registration: the outer handle resumes, and is the innermost again.
+    ///
+    /// # Safety
+    /// `this` was registered by [`open_default`] and is still in place, and it is the innermost
+    /// open handle on its buffer (every scope opened inside it has ended).
+    #[inline(always)]
+    unsafe fn unregister(this: NonNull<SharedHandle>) {
+        // SAFETY: the caller's promise; the outer handle, if any, encloses this one, so it is in
+        // place too, and it gets back the target it had (the same buffer's, since both were
+        // made from the same `Current`); the active cell outlives every handle made on it.
         unsafe {
-            match self.target {
-                Target::Slab(p) => TargetRef::Slab(p.as_ref()),
-                Target::Dyn(p) => TargetRef::Dyn(p.as_ref().as_ref()),
-                Target::Suspended => suspended_handle_used(),
+            let this = this.as_ref();
+            if let Some(outer) = this.outer {
+                (*outer.as_ptr()).target = this.target;
             }
+            this.active.as_ref().set(this.outer);
         }
+    }
+}
+
+impl DefaultBuffer {
+    /// The shared handle behind this one.
+    #[inline(always)]
+    fn shared(handle: NonNull<SharedHandle>) -> &'static mut SharedHandle {
+        // SAFETY: a shared handle stays in place while the `DefaultBuffer` naming it is in use
+        // (`open_default`); it is otherwise reached only through raw pointers (the active cell,
+        // inner handles), never while a method of this handle runs. The reference lives for
+        // the one operation that asked for it.
+        unsafe { &mut *handle.as_ptr() }
     }
 }
 
@@ -370,82 +470,94 @@ fn suspended_handle_used() -> ! {
     )
 }
 
-// SAFETY: every method forwards to the target buffer, which keeps the `Buffer` promises; the
-// target is valid while the handle lives (thread slot, or the `with_buffer` frame); a handle is
-// suspended (refuses every operation) while an inner handle on the same buffer is open, so an
-// outer scope can't allocate into an inner scope's region.
+// SAFETY: every method forwards to the buffer behind the handle, which keeps the `Buffer`
+// promises: a level buffer's copy (the level is this scope's alone until it ends), or a shared
+// buffer, valid while the handle lives (thread slot, or the `with_buffer` frame); a shared
+// handle is suspended (refuses every operation) while an inner handle on the same buffer is
+// open, so an outer scope can't allocate into an inner scope's region.
 unsafe impl Buffer for DefaultBuffer {
     type Checkpoint = DefaultCheckpoint;
 
     #[inline(always)]
     fn try_alloc_layout(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        match self.target_mut() {
-            TargetMut::Slab(b) => b.try_alloc_layout(layout),
-            TargetMut::Dyn(b) => b.erased_alloc(layout),
+        match &mut self.kind {
+            HandleKind::Level(b) => b.try_alloc_layout(layout),
+            HandleKind::Shared(h) => Self::shared(*h).buffer_mut().erased_alloc(layout),
         }
     }
 
     #[inline(always)]
     fn checkpoint(&self) -> DefaultCheckpoint {
-        match self.target_ref() {
-            TargetRef::Slab(b) => DefaultCheckpoint::Slab(b.checkpoint()),
-            TargetRef::Dyn(b) => DefaultCheckpoint::Dyn(b.erased_checkpoint()),
+        match &self.kind {
+            HandleKind::Level(b) => DefaultCheckpoint::Slab(b.checkpoint()),
+            HandleKind::Shared(h) => {
+                DefaultCheckpoint::Dyn(Self::shared(*h).buffer().erased_checkpoint())
+            }
         }
     }
 
     #[inline(always)]
     unsafe fn restore(&mut self, checkpoint: DefaultCheckpoint) {
-        // A handle's target never changes, so a checkpoint of the matching variant came from
-        // this target; the rest of the contract is the caller's.
-        match (self.target_mut(), checkpoint) {
+        // A handle's buffer never changes, so a checkpoint of the matching variant came from
+        // this buffer; the rest of the contract is the caller's.
+        match (&mut self.kind, checkpoint) {
             // SAFETY: see above.
-            (TargetMut::Slab(b), DefaultCheckpoint::Slab(cp)) => unsafe { b.restore(cp) },
+            (HandleKind::Level(b), DefaultCheckpoint::Slab(cp)) => unsafe { b.restore(cp) },
             // SAFETY: see above.
-            (TargetMut::Dyn(b), DefaultCheckpoint::Dyn(cp)) => unsafe { b.erased_restore(cp) },
+            (HandleKind::Shared(h), DefaultCheckpoint::Dyn(cp)) => unsafe {
+                Self::shared(*h).buffer_mut().erased_restore(cp);
+            },
             _ => panic!("DefaultBuffer::restore: the checkpoint belongs to another buffer"),
         }
     }
 
     fn reset(&mut self) {
         // Unreachable from safe code (handles are only reached through scopes, which don't
-        // reset), kept correct anyway: a handle that isn't suspended is the innermost user.
-        match self.target_mut() {
-            TargetMut::Slab(b) => b.reset(),
-            TargetMut::Dyn(b) => b.erased_reset(),
+        // reset), kept correct anyway: a level holds only this scope's allocations, and a
+        // shared handle that isn't suspended is the innermost user of its buffer.
+        match &mut self.kind {
+            HandleKind::Level(b) => b.reset(),
+            HandleKind::Shared(h) => Self::shared(*h).buffer_mut().erased_reset(),
         }
     }
 
     unsafe fn try_resize_last(&mut self, ptr: NonNull<u8>, old: Layout, new_size: usize) -> bool {
-        // A suspended handle declines instead of panicking: a collection of an outer default
-        // scope may be dropped (freeing its block) while an inner one is open.
-        if let Target::Suspended = self.target {
-            return false;
-        }
-        match self.target_mut() {
+        match &mut self.kind {
             // SAFETY: the caller's contract, for the buffer behind the handle.
-            TargetMut::Slab(b) => unsafe { b.try_resize_last(ptr, old, new_size) },
-            // SAFETY: as above.
-            TargetMut::Dyn(b) => unsafe { b.erased_resize_last(ptr, old, new_size) },
+            HandleKind::Level(b) => unsafe { b.try_resize_last(ptr, old, new_size) },
+            HandleKind::Shared(h) => {
+                let h = Self::shared(*h);
+                // A suspended handle declines instead of panicking: a collection of an outer
+                // default scope may be dropped (freeing its block) while an inner one is open.
+                if h.target.is_none() {
+                    return false;
+                }
+                // SAFETY: as above.
+                unsafe { h.buffer_mut().erased_resize_last(ptr, old, new_size) }
+            }
         }
     }
 
     fn stats(&self) -> Option<BufferStats> {
-        match self.target {
-            Target::Suspended => None,
-            _ => match self.target_ref() {
-                TargetRef::Slab(b) => b.stats(),
-                TargetRef::Dyn(b) => b.erased_stats(),
-            },
+        match &self.kind {
+            HandleKind::Level(b) => b.stats(),
+            HandleKind::Shared(h) => {
+                let h = Self::shared(*h);
+                h.target?;
+                h.buffer().erased_stats()
+            }
         }
     }
 }
 
 impl fmt::Debug for DefaultBuffer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.target {
-            Target::Slab(_) => "thread's slab buffer",
-            Target::Dyn(_) => "lent by with_buffer, or thread's fixed buffer",
-            Target::Suspended => "suspended while an inner default scope is open",
+        let kind = match &self.kind {
+            HandleKind::Level(_) => "thread's slab buffer",
+            HandleKind::Shared(h) if Self::shared(*h).target.is_none() => {
+                "suspended while an inner default scope is open"
+            }
+            HandleKind::Shared(_) => "lent by with_buffer, or thread's fixed buffer",
         };
         f.debug_struct("DefaultBuffer")
             .field("buffer", &kind)
@@ -454,55 +566,115 @@ impl fmt::Debug for DefaultBuffer {
     }
 }
 
-/// An open handle on the current default buffer: registered as the innermost, with the outer
-/// one suspended; `close` (or `Drop`, on panic) undoes both.
-struct OpenHandle {
-    handle: NonNull<DefaultBuffer>,
+/// How an open default scope ends: the level's buffer frees what the scope added and the level
+/// is free again, or the shared buffer goes back to its checkpoint and the outer handle
+/// resumes. Ends on return (`finish`) and on panic (`Drop`).
+enum DefaultEnd {
+    Level {
+        levels: NonNull<Levels>,
+        home: NonNull<SlabBuffer>,
+        keep: usize,
+    },
+    Shared {
+        handle: NonNull<SharedHandle>,
+        checkpoint: ErasedCheckpoint,
+    },
 }
 
-impl OpenHandle {
-    /// Registers `*handle` as the innermost handle of its buffer, suspending the outer one.
-    ///
-    /// # Safety
-    /// `handle` points to a handle that stays in place until `close` or the drop.
+impl DefaultEnd {
     #[inline(always)]
-    unsafe fn open(handle: NonNull<DefaultBuffer>) -> Self {
-        // SAFETY: the caller's promise; the active cell outlives every handle made on it.
-        unsafe {
-            let this = handle.as_ref();
-            if let Some(mut outer) = this.outer {
-                outer.as_mut().target = Target::Suspended;
-            }
-            this.active.as_ref().set(Some(handle));
-        }
-        OpenHandle { handle }
-    }
-
-    /// Closes on the normal path, where it can be inlined (drop glue often is not).
-    #[inline(always)]
-    fn close(self) {
-        core::mem::ManuallyDrop::new(self).unregister();
+    fn finish(self) {
+        core::mem::ManuallyDrop::new(self).end();
     }
 
     #[inline(always)]
-    fn unregister(&self) {
-        // SAFETY: the handle is still in place (`open`'s contract); the outer handle, if any,
-        // encloses this one, so it is in place too, and it gets back the target it had (the same
-        // buffer's, since both were made from the same `Current`).
-        unsafe {
-            let this = self.handle.as_ref();
-            if let Some(mut outer) = this.outer {
-                outer.as_mut().target = this.target;
+    fn end(&self) {
+        match *self {
+            DefaultEnd::Level { levels, home, keep } => {
+                // SAFETY: the level's buffer was this scope's alone, used only through the
+                // scope's copy, which is out of use now that the scope has ended (with every
+                // allocation made through it, bound to the scope's closure); scopes opened
+                // inside it have ended, so this level is the last one entered.
+                unsafe {
+                    (*home.as_ptr()).end_snapshot(keep);
+                    levels.as_ref().leave();
+                }
             }
-            this.active.as_ref().set(this.outer);
+            DefaultEnd::Shared { handle, checkpoint } => {
+                // SAFETY: the checkpoint was taken from the shared buffer when this handle
+                // opened, the handle then being the innermost open one, as it is again now
+                // (scopes opened inside it have ended, resuming it); nothing restored past the
+                // checkpoint since; the scope's allocations are out of use.
+                unsafe {
+                    DefaultBuffer::shared(handle)
+                        .buffer_mut()
+                        .erased_restore(checkpoint);
+                    SharedHandle::unregister(handle);
+                }
+            }
         }
     }
 }
 
-impl Drop for OpenHandle {
+impl Drop for DefaultEnd {
     /// Only reached when the scope's closure panics.
     fn drop(&mut self) {
-        self.unregister();
+        self.end();
+    }
+}
+
+/// Opens a default scope on the thread's current default buffer: the handle to allocate
+/// through, and how the scope ends.
+///
+/// # Safety
+///
+/// `place` stays where it is until the end is finished or dropped; the handle, and everything
+/// allocated through it, are used only until then; the end is finished or dropped on this
+/// thread, after every default scope opened later on this thread has ended.
+#[inline(always)]
+unsafe fn open_default(place: &mut MaybeUninit<SharedHandle>) -> (DefaultBuffer, DefaultEnd) {
+    let Current { target, active } = with_slot(ThreadSlot::current);
+    match target {
+        Target::Levels(levels) => {
+            // SAFETY: the levels live until the thread exits, which can't happen while a scope
+            // is open on it.
+            let home = unsafe { levels.as_ref() }.enter();
+            // SAFETY: `enter` counted the scope as open, so the level is this scope's alone
+            // until `end` (scopes opened later take deeper levels and end first); it is used
+            // only through the copy until then, and the copy's allocations not after.
+            let (copy, keep) = unsafe { (*home.as_ptr()).begin_snapshot() };
+            (
+                DefaultBuffer {
+                    kind: HandleKind::Level(copy),
+                },
+                DefaultEnd::Level { levels, home, keep },
+            )
+        }
+        Target::Dyn(buffer) => {
+            // SAFETY: the active cell lives in the slot or a `with_buffer` frame enclosing
+            // this call.
+            let outer = unsafe { active.as_ref() }.get();
+            let handle = NonNull::from(place.write(SharedHandle {
+                target: Some(buffer),
+                active,
+                outer,
+            }));
+            // SAFETY: the outer handle, if any, is in place (its scope encloses this call) and
+            // not in use during this call; the active cell is valid as above.
+            unsafe {
+                if let Some(outer) = outer {
+                    (*outer.as_ptr()).target = None;
+                }
+                active.as_ref().set(Some(handle));
+            }
+            let checkpoint = DefaultBuffer::shared(handle).buffer().erased_checkpoint();
+            (
+                DefaultBuffer {
+                    kind: HandleKind::Shared(handle),
+                },
+                DefaultEnd::Shared { handle, checkpoint },
+            )
+        }
     }
 }
 
@@ -511,8 +683,10 @@ impl Drop for OpenHandle {
 /// Runs `f` in a scope on the thread's default buffer (the seed's `@no_escape begin ... end`).
 ///
 /// Everything allocated through the scope is freed when `f` returns or panics. Default scopes
-/// nest, also across functions that don't know about each other; see [`DefaultBuffer`] for the
-/// one rule checked at run time.
+/// nest, also across functions that don't know about each other: on the thread's own buffer
+/// each open scope has memory of its own (one slab buffer per nesting depth, its slabs made on
+/// first use and kept for the next scope at that depth); on a lent buffer one rule is checked
+/// at run time (see [`DefaultBuffer`]).
 ///
 /// ```
 /// fn f(x: &[i64]) -> i64 {
@@ -529,75 +703,17 @@ pub fn no_escape<R, F>(f: F) -> R
 where
     F: for<'s> FnOnce(&mut Scope<'s, DefaultBuffer>) -> R,
 {
-    let Current { target, active } = with_slot(ThreadSlot::current);
-    // SAFETY: the active cell lives in the slot or a `with_buffer` frame enclosing this call.
-    let outer = unsafe { active.as_ref() }.get();
-    let mut handle = DefaultBuffer {
-        target,
-        active,
-        outer,
-    };
-    let handle = NonNull::from(&mut handle);
-    // SAFETY: `handle` stays in place until this function returns; `open` and `close` only touch
-    // the handles' `target` fields and the active cell, never while the scope's code runs.
-    unsafe {
-        let open = OpenHandle::open(handle);
-        let result = match target {
-            // The common case: the thread's own slab buffer, saved and restored directly.
-            Target::Slab(slab) => slab_scope(handle, slab, f),
-            _ => run_scope_raw(handle, f),
-        };
-        open.close();
-        result
-    }
-}
-
-/// [`run_scope_raw`] for a handle on the thread's own slab buffer: the checkpoint is taken and
-/// restored on the buffer itself, not through the handle (no dispatch on the target, no
-/// [`DefaultCheckpoint`] to build). At both moments the handle is the innermost open one on the
-/// buffer, so going around it changes nothing.
-///
-/// # Safety
-///
-/// `handle` is registered (`OpenHandle::open`) on `slab`, and stays in place for the call; the
-/// slab buffer outlives it.
-#[inline(always)]
-unsafe fn slab_scope<R, F>(handle: NonNull<DefaultBuffer>, slab: NonNull<SlabBuffer>, f: F) -> R
-where
-    F: for<'s> FnOnce(&mut Scope<'s, DefaultBuffer>) -> R,
-{
-    /// Restores the slab buffer when dropped: on return (`finish`) and on panic.
-    struct RestoreSlab {
-        slab: NonNull<SlabBuffer>,
-        checkpoint: SlabCheckpoint,
-    }
-    impl RestoreSlab {
-        #[inline(always)]
-        fn finish(self) {
-            core::mem::ManuallyDrop::new(self).restore();
-        }
-        #[inline(always)]
-        fn restore(&self) {
-            // SAFETY: the checkpoint was taken from this buffer when the scope opened; nested
-            // scopes have ended and nothing restored past it; the scope's allocations can't be
-            // used any more; no other reference to the buffer is in use during this call.
-            unsafe { (*self.slab.as_ptr()).restore(self.checkpoint) }
-        }
-    }
-    impl Drop for RestoreSlab {
-        fn drop(&mut self) {
-            self.restore();
-        }
-    }
-
-    // SAFETY: the slab buffer is valid (the caller's promise), and only read here.
-    let checkpoint = unsafe { slab.as_ref() }.checkpoint();
-    let restore = RestoreSlab { slab, checkpoint };
-    // SAFETY: the handle is ours for this call (the caller's promise); the scope can't leave
-    // `f`, whose higher-ranked lifetime ends before the restore.
-    let mut scope = unsafe { Scope::new(handle) };
+    let mut place = MaybeUninit::uninit();
+    // SAFETY: `place` stays in this frame until `end` is finished (or dropped, on panic); the
+    // handle is used only by the scope below, which ends before that; default scopes opened
+    // inside `f` end before it returns.
+    let (mut buffer, end) = unsafe { open_default(&mut place) };
+    // SAFETY: the handle is the scope's alone for the call; the scope can't leave `f`, whose
+    // higher-ranked lifetime ends before `end` runs. `f` is called in one place only, so it is
+    // inlined like an explicit buffer's scope, and a level's copy stays in registers.
+    let mut scope = unsafe { Scope::new(NonNull::from(&mut buffer)) };
     let result = f(&mut scope);
-    restore.finish();
+    end.finish();
     result
 }
 
@@ -605,9 +721,9 @@ where
 /// (the seed's `f(x, default_buffer())`); made by [`with_default_buffer`].
 ///
 /// It serves the same buffer [`no_escape`] does (the thread's own, or the one [`with_buffer`]
-/// put in its place) and follows the same nesting rule: while it lives, outer default scopes are
-/// suspended, and a default scope opened inside it suspends it in turn (using a suspended
-/// handle panics, since the inner scope's end would free what it allocates).
+/// put in its place) and nests like a default scope (see [`DefaultBuffer`]): on the thread's
+/// own buffer it has memory of its own; on a lent buffer, outer default scopes are suspended
+/// while it lives, and a default scope opened inside it suspends it in turn.
 ///
 /// Its view of the buffer starts where the buffer stood when the handle was made: its
 /// [`reset`](Buffer::reset) frees what was allocated through it and nothing older, and whatever
@@ -631,25 +747,24 @@ pub struct DefaultBufferHandle<'h> {
 }
 
 impl DefaultBufferHandle<'_> {
-    /// The registered handle, in place while `self` lives.
+    /// The handle, in place while `self` lives.
     #[inline(always)]
     fn handle(&self) -> *mut DefaultBuffer {
         self.handle.as_ptr()
     }
 }
 
-// SAFETY: every method forwards to the registered `DefaultBuffer` handle, which keeps the
-// `Buffer` promises for the buffer behind it (and is suspended while an inner default scope is
-// open). Each forward makes the only reference to that handle for the length of the call; the
-// handle is otherwise reached only through raw pointers (the active cell, inner handles), and
-// never while one of these calls runs. `reset` only goes back to where the buffer stood when
+// SAFETY: every method forwards to the `DefaultBuffer` handle made by `with_default_buffer`,
+// which keeps the `Buffer` promises for the buffer behind it. Each forward makes the only
+// reference to that handle for the length of the call; nothing else reaches the handle itself
+// (a shared handle's registration is a separate place, see `open_default`). `reset` only goes back to where the buffer stood when
 // this handle was made, so allocations of outer scopes stay untouched.
 unsafe impl Buffer for DefaultBufferHandle<'_> {
     type Checkpoint = DefaultCheckpoint;
 
     #[inline(always)]
     fn try_alloc_layout(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        // SAFETY: the handle is registered and in place while `self` lives (see the impl).
+        // SAFETY: the handle is in place while `self` lives (see the impl).
         unsafe { (*self.handle()).try_alloc_layout(layout) }
     }
 
@@ -723,34 +838,21 @@ pub fn with_default_buffer<R, F>(f: F) -> R
 where
     F: for<'h> FnOnce(&mut DefaultBufferHandle<'h>) -> R,
 {
-    let Current { target, active } = with_slot(ThreadSlot::current);
-    // SAFETY: the active cell lives in the slot or a `with_buffer` frame enclosing this call.
-    let outer = unsafe { active.as_ref() }.get();
-    let mut handle = DefaultBuffer {
-        target,
-        active,
-        outer,
+    let mut place = MaybeUninit::uninit();
+    // SAFETY: `place` stays in this frame until `end` is finished (or dropped, on panic); the
+    // handle is used only through the `DefaultBufferHandle`, whose lifetime is bound to `f`'s
+    // higher-ranked one, so neither it nor its allocations can be used past `f` without
+    // `unsafe`; default scopes opened inside `f` end before it returns.
+    let (mut buffer, end) = unsafe { open_default(&mut place) };
+    let start = buffer.checkpoint();
+    let mut user = DefaultBufferHandle {
+        handle: NonNull::from(&mut buffer),
+        start,
+        _handle: PhantomData,
     };
-    let handle = NonNull::from(&mut handle);
-    // SAFETY: `handle` stays in place until this function returns, and is reached only through
-    // this pointer (copied into the active cell and the `DefaultBufferHandle`). `open` and
-    // `close` touch only the handles' `target` fields and the active cell, never while a
-    // method of the handle runs. The scope run here only restores, when `f` returns or panics,
-    // the position of the handle's start: `f` allocates through the `DefaultBufferHandle`
-    // instead, and those allocations can't be used past `f` without `unsafe`.
-    unsafe {
-        let open = OpenHandle::open(handle);
-        let result = run_scope_raw(handle, |_| {
-            let mut user = DefaultBufferHandle {
-                handle,
-                start: (*handle.as_ptr()).checkpoint(),
-                _handle: PhantomData,
-            };
-            f(&mut user)
-        });
-        open.close();
-        result
-    }
+    let result = f(&mut user);
+    end.finish();
+    result
 }
 
 /// Makes `buf` the thread's default buffer while `f` runs (the seed's `with_buffer`): default
@@ -814,17 +916,28 @@ pub fn with_buffer<B: Buffer, R>(buf: &mut B, f: impl FnOnce() -> R) -> R {
 /// ```
 pub fn reset_default_buffer() -> Result<(), DefaultBufferError> {
     let Current { target, active } = with_slot(ThreadSlot::current);
-    // SAFETY: the active cell lives in the slot or a `with_buffer` frame enclosing this call.
-    if unsafe { active.as_ref() }.get().is_some() {
-        return Err(DefaultBufferError::ScopeOpen);
-    }
-    // SAFETY: no handle is open on the buffer, so nothing else uses it during this call; the
-    // target outlives it.
-    unsafe {
-        match target {
-            Target::Slab(p) => (*p.as_ptr()).reset(),
-            Target::Dyn(p) => (*p.as_ref().as_ptr()).erased_reset(),
-            Target::Suspended => unreachable!("the current target is never suspended"),
+    match target {
+        Target::Levels(levels) => {
+            // SAFETY: the levels live until the thread exits.
+            let levels = unsafe { levels.as_ref() };
+            if levels.open.get() > 0 {
+                return Err(DefaultBufferError::ScopeOpen);
+            }
+            for &buffer in levels.buffers() {
+                // SAFETY: no scope is open on the levels, so nothing else uses them during
+                // this call.
+                unsafe { (*buffer.as_ptr()).reset() };
+            }
+        }
+        Target::Dyn(place) => {
+            // SAFETY: the active cell lives in the slot or a `with_buffer` frame enclosing
+            // this call.
+            if unsafe { active.as_ref() }.get().is_some() {
+                return Err(DefaultBufferError::ScopeOpen);
+            }
+            // SAFETY: no handle is open on the buffer, so nothing else uses it during this
+            // call; the target outlives it.
+            unsafe { (*place.as_ref().as_ptr()).erased_reset() };
         }
     }
     Ok(())
@@ -833,28 +946,68 @@ pub fn reset_default_buffer() -> Result<(), DefaultBufferError> {
 /// Usage figures of the thread's current default buffer (the thread's own, or the one lent by
 /// [`with_buffer`]); creates the thread's own if needed.
 ///
+/// The thread's own slab buffer is one slab buffer per nesting depth of default scopes (see
+/// [`DefaultBuffer`]): the figures add them up, and each scope works on a copy of its level
+/// until it ends, so an open scope's allocations show in its own [`Scope::stats`], not here.
+/// A lent buffer (or the thread's own fixed one) is shared by nested scopes: its figures
+/// include the open scopes' allocations.
+///
 /// ```
 /// bumper::no_escape(|s| {
 ///     s.alloc_slice_fill(10, 0u8);
-///     assert!(bumper::default_buffer_stats().unwrap().used >= 10);
+///     assert!(s.stats().unwrap().used >= 10);
+/// });
+/// // Every scope has ended: nothing is in use, the memory is kept for the next ones.
+/// let stats = bumper::default_buffer_stats().unwrap();
+/// assert_eq!(stats.used, 0);
+/// assert!(stats.capacity >= 10);
+///
+/// let mut lent = bumper::AllocBuffer::with_capacity(64);
+/// bumper::with_buffer(&mut lent, || {
+///     bumper::no_escape(|s| {
+///         s.alloc_slice_fill(10, 0u8);
+///         assert_eq!(bumper::default_buffer_stats().unwrap().used, 10);
+///     })
 /// });
 /// ```
 #[must_use]
 pub fn default_buffer_stats() -> Option<BufferStats> {
     let Current { target, .. } = with_slot(ThreadSlot::current);
-    // SAFETY: reading only, between the operations of any open handle; the target outlives
-    // this call.
-    unsafe {
-        match target {
-            Target::Slab(p) => p.as_ref().stats(),
-            Target::Dyn(p) => p.as_ref().as_ref().erased_stats(),
-            Target::Suspended => None,
+    match target {
+        Target::Levels(levels) => {
+            // SAFETY: the levels live until the thread exits; only read here, between the
+            // operations of open scopes (which work on copies).
+            let levels = unsafe { levels.as_ref() };
+            let mut total: Option<BufferStats> = None;
+            for &buffer in levels.buffers() {
+                // SAFETY: as above.
+                let Some(stats) = (unsafe { buffer.as_ref() }).stats() else {
+                    continue;
+                };
+                total = Some(match total {
+                    // The outermost level gives the position figures.
+                    None => stats,
+                    Some(t) => BufferStats {
+                        used: t.used + stats.used,
+                        capacity: t.capacity + stats.capacity,
+                        slabs: t.slabs + stats.slabs,
+                        spare_slabs: t.spare_slabs + stats.spare_slabs,
+                        big_allocations: t.big_allocations + stats.big_allocations,
+                        ..t
+                    },
+                });
+            }
+            total
         }
+        // SAFETY: reading only, between the operations of any open handle; the target outlives
+        // this call.
+        Target::Dyn(place) => unsafe { place.as_ref().as_ref() }.erased_stats(),
     }
 }
 
 /// The address of the buffer object serving as the thread's default now, for identity checks:
-/// inside `with_buffer(&mut b, ..)` it is `&b`'s address. Creates the thread's own if needed.
+/// inside `with_buffer(&mut b, ..)` it is `&b`'s address; otherwise the thread's own buffer's
+/// (its outermost level, for a slab buffer). Creates the thread's own if needed.
 ///
 /// ```
 /// use bumper::AllocBuffer;
@@ -868,10 +1021,13 @@ pub fn default_buffer_stats() -> Option<BufferStats> {
 #[must_use]
 pub fn default_buffer_addr() -> *const () {
     match with_slot(ThreadSlot::current).target {
-        Target::Slab(p) => p.as_ptr().cast_const().cast(),
+        // SAFETY: the levels live until the thread exits, and always have a first buffer.
+        Target::Levels(levels) => unsafe { levels.as_ref() }.buffers()[0]
+            .as_ptr()
+            .cast_const()
+            .cast(),
         // SAFETY: the place outlives the target (slot or `with_buffer` frame).
         Target::Dyn(p) => unsafe { p.as_ref() }.as_ptr().cast_const().cast(),
-        Target::Suspended => ptr::null(),
     }
 }
 

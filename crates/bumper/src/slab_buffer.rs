@@ -84,7 +84,21 @@ impl Position {
             current: 0,
         }
     }
+
+    /// No slab entered, and none may be: the position of a scope's copy of a buffer that has
+    /// no store and could not get one (see `snapshot_scope`). Its sentinel address tells
+    /// `alloc_slow` to fail instead of making a store the buffer itself would never learn of.
+    fn without_store() -> Self {
+        Position {
+            current_start: ptr::without_provenance_mut::<u8>(NO_STORE_SENTINEL),
+            ..Position::start()
+        }
+    }
 }
+
+/// The sentinel start address of [`Position::without_store`]: non-null and aligned for every
+/// slab allocation, like the ordinary sentinel, and different from it.
+const NO_STORE_SENTINEL: usize = 2 * SLAB_ALIGN;
 
 /// What a [`SlabBuffer`] holds on the heap.
 struct Store {
@@ -214,23 +228,10 @@ impl<const SLAB_SIZE: usize> SlabBuffer<SLAB_SIZE> {
             }
         }
 
-        // The store must exist before the copy is made, so both share it.
-        let Some(store) = self.store.or_else(|| new_store().ok()) else {
-            // No memory even for the bookkeeping: the plain scope reports the failures.
-            return crate::scope::run_scope(self, f);
-        };
-        self.store = Some(store);
-        let _end = EndScope {
-            home: self,
-            keep: self.big_count(),
-        };
-        // SAFETY: `*self` is exclusively borrowed for the call and not used during it, so the
-        // copy is the only buffer in use. It is never dropped (`ManuallyDrop`): the slabs and
-        // big allocations keep their one owner, `*self`, whose position is that of the scope's
-        // start, i.e. restored, when the scope ends; the big allocations made in the scope are
-        // freed by `EndScope`. Allocations come from the same slabs, through the copy's pointers
-        // (the same provenance), and can't outlive `f`.
-        let mut copy = core::mem::ManuallyDrop::new(unsafe { ptr::read(self) });
+        // SAFETY: `*self` is exclusively borrowed for the call and not used during it except
+        // by `EndScope` once the scope has ended.
+        let (mut copy, keep) = unsafe { self.begin_snapshot() };
+        let _end = EndScope { home: self, keep };
         // SAFETY: the copy is exclusively ours for the call; the scope can't leave `f`.
         let mut scope = unsafe { Scope::new(NonNull::from(&mut *copy)) };
         f(&mut scope)
@@ -315,11 +316,41 @@ impl<const SLAB_SIZE: usize> SlabBuffer<SLAB_SIZE> {
         Layout::from_size_align(SLAB_SIZE, SLAB_ALIGN).expect("valid slab layout")
     }
 
+    /// Starts a scope run on a bitwise copy of the buffer (see `snapshot_scope`): makes sure
+    /// the store exists, so the copy shares it, and returns the copy with the count of big
+    /// allocations to keep when the scope ends ([`end_snapshot`](Self::end_snapshot)).
+    ///
+    /// # Safety
+    ///
+    /// Until `end_snapshot(keep)` is called on this buffer, the buffer is not used other than
+    /// through the copy, and allocations made through the copy are not used after it. The copy
+    /// must not be dropped (it owns nothing: the buffer keeps its slabs and big allocations).
+    #[inline(always)]
+    pub(crate) unsafe fn begin_snapshot(&mut self) -> (core::mem::ManuallyDrop<Self>, usize) {
+        // The store must exist before the copy is made, so both share it.
+        self.store = self.store.or_else(|| new_store().ok());
+        let keep = self.big_count();
+        // SAFETY: a bitwise copy, never dropped (`ManuallyDrop`): the slabs and big allocations
+        // keep their one owner, `*self`, whose position is that of the scope's start, i.e.
+        // restored, when the scope ends; the big allocations made through the copy are freed
+        // by `end_snapshot`. Allocations come from the same slabs, through the copy's pointers
+        // (the same provenance); the caller keeps them from outliving the scope.
+        let mut copy = core::mem::ManuallyDrop::new(unsafe { ptr::read(self) });
+        if self.store.is_none() {
+            // No memory even for the bookkeeping: the scope's allocations fail (zero-sized ones
+            // excepted). Handled here rather than by a second way to run a scope's closure, so
+            // the closure is called in one place and inlined, which is what keeps the copy in
+            // registers.
+            copy.pos = Position::without_store();
+        }
+        (copy, keep)
+    }
+
     /// The end of a scope run on a copy of the buffer: the buffer's own position is the
     /// scope's start already; free the big allocations made since (past the first `keep`), and
     /// stand in the first slab if the scope made one (as a restore to the start would).
     #[inline(always)]
-    fn end_snapshot(&mut self, keep: usize) {
+    pub(crate) fn end_snapshot(&mut self, keep: usize) {
         let Some(mut store) = self.store else {
             return;
         };
@@ -430,6 +461,16 @@ fn alloc_slow<const SLAB_SIZE: usize>(
     }
     let store = match store {
         Some(store) => store,
+        None if pos.current_start.addr() == NO_STORE_SENTINEL => {
+            // A scope's copy of a buffer without a store (see `Position::without_store`).
+            return SlowAlloc {
+                result: Err(AllocError::OutOfMemory {
+                    requested: layout.size(),
+                }),
+                pos,
+                store: None,
+            };
+        }
         None => match new_store() {
             Ok(store) => store,
             Err(err) => {

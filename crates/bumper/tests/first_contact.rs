@@ -137,29 +137,80 @@ fn default_buffer_handle_serves_the_buffer_lent_by_with_buffer() {
 
 #[test]
 fn default_buffer_handle_reset_frees_only_its_own_allocations() {
+    // On the thread's own buffer the handle has memory of its own.
     bumper::no_escape(|outer| {
         let a = outer.alloc_slice_fill(16, 7u8);
-        let used = outer.stats().unwrap().used;
         bumper::with_default_buffer(|buf| {
+            let start = buf.stats().unwrap().used;
             buf.alloc_layout(core::alloc::Layout::new::<[u64; 4]>());
-            assert!(buf.stats().unwrap().used > used);
+            assert!(buf.stats().unwrap().used > start);
             buf.reset();
-            assert_eq!(buf.stats().unwrap().used, used);
+            assert_eq!(buf.stats().unwrap().used, start);
         });
         // The outer allocation is intact, and the outer scope allocates again after the handle.
         assert_eq!(a, &[7u8; 16]);
         let b = outer.alloc(1u8);
         assert_eq!(*b, 1);
     });
+    // On a lent buffer, shared with the outer scope, the reset stops at the handle's start.
+    let mut lent = AllocBuffer::with_capacity(1024);
+    bumper::with_buffer(&mut lent, || {
+        bumper::no_escape(|outer| {
+            let a = outer.alloc_slice_fill(16, 7u8);
+            let used = outer.stats().unwrap().used;
+            bumper::with_default_buffer(|buf| {
+                buf.alloc_layout(core::alloc::Layout::new::<[u64; 4]>());
+                assert!(buf.stats().unwrap().used > used);
+                buf.reset();
+                assert_eq!(buf.stats().unwrap().used, used);
+            });
+            assert_eq!(a, &[7u8; 16]);
+            assert_eq!(*outer.alloc(1u8), 1);
+        });
+    });
 }
 
 #[test]
-fn inner_default_scope_suspends_the_handle() {
+fn an_outer_default_scope_stays_usable_inside_an_inner_one_on_the_threads_own_buffer() {
+    // Each open default scope has memory of its own: what the handle allocates while an inner
+    // scope is open outlives the inner scope.
+    bumper::with_default_buffer(|buf| {
+        let kept = bumper::no_escape(|inner| {
+            let x = inner.alloc_slice_fill(64, 1u8);
+            let kept = buf
+                .alloc_layout(core::alloc::Layout::new::<u64>())
+                .cast::<u64>();
+            // SAFETY: fresh memory for a `u64` from the handle, which outlives this scope.
+            unsafe { kept.as_ptr().write(7) };
+            assert_eq!(x.iter().map(|&b| u32::from(b)).sum::<u32>(), 64);
+            kept
+        });
+        // The inner scope's end freed its own memory only.
+        bumper::no_escape(|again| {
+            again.alloc_slice_fill(64, 0xffu8);
+        });
+        // SAFETY: allocated from the handle above, which is still alive.
+        assert_eq!(unsafe { kept.as_ptr().read() }, 7);
+    });
+    bumper::no_escape(|outer| {
+        let a = outer.alloc(1u64);
+        bumper::with_default_buffer(|_buf| {
+            *a += *outer.alloc(2u64);
+        });
+        assert_eq!(*a, 3);
+    });
+}
+
+#[test]
+fn inner_default_scope_suspends_the_handle_on_a_lent_buffer() {
+    let mut lent = AllocBuffer::with_capacity(1024);
     let err = catch_unwind(AssertUnwindSafe(|| {
-        bumper::with_default_buffer(|buf| {
-            bumper::no_escape(|_inner| {
-                // The inner scope's end would free this: refused.
-                buf.alloc_layout(core::alloc::Layout::new::<u64>());
+        bumper::with_buffer(&mut lent, || {
+            bumper::with_default_buffer(|buf| {
+                bumper::no_escape(|_inner| {
+                    // The inner scope's end would free this: refused.
+                    buf.alloc_layout(core::alloc::Layout::new::<u64>());
+                });
             });
         });
     }))
@@ -171,16 +222,25 @@ fn inner_default_scope_suspends_the_handle() {
     );
     // The handle suspends an outer default scope in turn.
     let err = catch_unwind(AssertUnwindSafe(|| {
-        bumper::no_escape(|outer| {
-            bumper::with_default_buffer(|_buf| {
-                outer.alloc(1u8);
+        bumper::with_buffer(&mut lent, || {
+            bumper::no_escape(|outer| {
+                bumper::with_default_buffer(|_buf| {
+                    outer.alloc(1u8);
+                });
             });
         });
     }))
     .unwrap_err();
     assert!(panic_text(&*err).contains("inner default-buffer scope is open"));
-    // And everything works again afterwards.
-    assert_eq!(bumper::with_default_buffer(|buf| f(&[1], buf)), 2);
+    // And everything works again afterwards, with the lent buffer back at its start.
+    assert_eq!(lent.used(), 0);
+    assert_eq!(
+        bumper::with_buffer(&mut lent, || bumper::with_default_buffer(|buf| f(
+            &[1],
+            buf
+        ))),
+        2
+    );
 }
 
 #[test]

@@ -232,16 +232,40 @@ fn vec_and_scope_allocations_coexist() {
 
 #[test]
 #[should_panic(expected = "outer scope of the default buffer")]
-fn vec_of_an_outer_default_scope_cannot_grow_inside_an_inner_one() {
-    // The borrow checker can't see default scopes nest across calls; the run-time check must
-    // stop the outer scope's vector from taking memory the inner scope's end would free.
+fn vec_of_an_outer_default_scope_cannot_grow_inside_an_inner_one_on_a_lent_buffer() {
+    // The borrow checker can't see default scopes nest across calls; on a lent buffer, shared
+    // by nested scopes, the run-time check must stop the outer scope's vector from taking
+    // memory the inner scope's end would free.
+    let mut lent = SlabBuffer::new();
+    bumper::with_buffer(&mut lent, || {
+        bumper::no_escape(|s| {
+            let mut v = ApiVec::new_in(&*s);
+            v.push(1u64);
+            bumper::no_escape(|inner| {
+                inner.alloc(0u8);
+                v.extend(0..1000u64);
+            });
+        });
+    });
+}
+
+#[test]
+fn vec_of_an_outer_default_scope_grows_inside_an_inner_one_on_the_threads_own_buffer() {
+    // On the thread's own buffer every open scope has memory of its own: the outer vector
+    // grows in the outer scope's memory, untouched by the inner scope's end.
     bumper::no_escape(|s| {
         let mut v = ApiVec::new_in(&*s);
         v.push(1u64);
         bumper::no_escape(|inner| {
-            inner.alloc(0u8);
+            let w = inner.alloc_slice_fill(1000, 0xffu8);
             v.extend(0..1000u64);
+            assert!(w.iter().all(|&b| b == 0xff));
         });
+        bumper::no_escape(|again| {
+            again.alloc_slice_fill(100_000, 0u8);
+        });
+        assert_eq!(v.len(), 1001);
+        assert_eq!(v.iter().sum::<u64>(), 1 + 999 * 1000 / 2);
     });
 }
 

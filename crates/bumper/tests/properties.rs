@@ -23,6 +23,8 @@ use bumper::{
     AllocBuffer, AllocError, Buffer, DefaultBuffer, DefaultBufferError, DefaultBufferKind, Scope,
     SlabBuffer,
 };
+use std::cell::Cell;
+
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
@@ -389,8 +391,15 @@ impl Nest for DefaultBuffer {
         }
         let outer = &*s;
         bumper::no_escape(|inner| {
-            // The outer scope is suspended while this one is open.
-            assert!(outer.stats().is_none(), "outer default scope still usable");
+            // On a shared default buffer (lent, or the thread's own fixed one) the outer scope
+            // is suspended while this one is open; on the thread's own slab buffer it stays
+            // usable, this scope having memory of its own.
+            let shared = SHARED_DEFAULT.with(Cell::get);
+            assert_eq!(
+                outer.stats().is_none(),
+                shared,
+                "outer default scope suspended?"
+            );
             f(inner)
         })
     }
@@ -446,7 +455,12 @@ fn run_level<B: Nest>(
                 let used = scope_used(s);
                 // Alternate the two ways of nesting a default scope.
                 let via_default = run.next % 2 == 0;
-                let exit = B::nest(s, via_default, |inner| run_level(inner, run, depth + 1))?;
+                let exit = B::nest(s, via_default, |inner| {
+                    // A nested default scope on the thread's own buffer starts in memory of its
+                    // own; every other nested scope where the outer one stands.
+                    run.model.used = scope_used(inner);
+                    run_level(inner, run, depth + 1)
+                })?;
                 // The nested scope has ended: everything made in it is gone.
                 run.model.live.retain(|a| a.depth <= depth);
                 run.model.used = scope_used(s);
@@ -493,8 +507,21 @@ fn run_in_scope<B: Nest>(
     Ok(())
 }
 
-/// Runs `ops` as nested scopes on the thread's current default buffer.
-fn run_on_default(ops: &[Op], facts: &Facts) -> Result<(), TestCaseError> {
+std::thread_local! {
+    /// Whether the default buffer `run_on_default` runs on is shared by nested default scopes.
+    static SHARED_DEFAULT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `ops` as nested scopes on the thread's current default buffer; `shared`: whether
+/// nested default scopes share it (a lent buffer, or the thread's own fixed one).
+fn run_on_default(ops: &[Op], facts: &Facts, shared: bool) -> Result<(), TestCaseError> {
+    let previous = SHARED_DEFAULT.with(|s| s.replace(shared));
+    let result = run_on_default_inner(ops, facts);
+    SHARED_DEFAULT.with(|s| s.set(previous));
+    result
+}
+
+fn run_on_default_inner(ops: &[Op], facts: &Facts) -> Result<(), TestCaseError> {
     let before = bumper::default_buffer_stats().unwrap().used;
     bumper::no_escape(|s| run_in_scope(s, ops, facts))?;
     prop_assert_eq!(bumper::default_buffer_stats().unwrap().used, before);
@@ -581,7 +608,7 @@ proptest! {
 
     #[test]
     fn default_buffer_slab_on_fresh_thread(ops in ops_strategy()) {
-        on_fresh_thread(|| run_on_default(&ops, &GROWABLE))?;
+        on_fresh_thread(|| run_on_default(&ops, &GROWABLE, false))?;
     }
 
     #[test]
@@ -590,17 +617,17 @@ proptest! {
             bumper::set_default_buffer_kind(DefaultBufferKind::Fixed { capacity: 4096 })
                 .expect("the thread has no default buffer yet");
             prop_assert_eq!(bumper::default_buffer_stats().unwrap().capacity, 4096);
-            run_on_default(&ops, &Facts { memory: None, may_fail: true })
+            run_on_default(&ops, &Facts { memory: None, may_fail: true }, true)
         })?;
     }
 
     #[test]
     fn default_buffer_lent_by_with_buffer(ops in ops_strategy()) {
         let mut slab: SlabBuffer<256> = SlabBuffer::with_slab_size();
-        bumper::with_buffer(&mut slab, || run_on_default(&ops, &GROWABLE))?;
+        bumper::with_buffer(&mut slab, || run_on_default(&ops, &GROWABLE, true))?;
         let mut fixed = AllocBuffer::with_capacity(2048);
         let facts = fixed_facts(&fixed);
-        bumper::with_buffer(&mut fixed, || run_on_default(&ops, &facts))?;
+        bumper::with_buffer(&mut fixed, || run_on_default(&ops, &facts, true))?;
         // And with the lent buffer's own scope open around the default scopes.
         let mut fixed = AllocBuffer::with_capacity(2048);
         let facts = fixed_facts(&fixed);
@@ -610,7 +637,7 @@ proptest! {
                 let mut fixed2 = AllocBuffer::with_capacity(1024);
                 let facts2 = fixed_facts(&fixed2);
                 inner.alloc(1u64);
-                bumper::with_buffer(&mut fixed2, || run_on_default(&ops, &facts2))
+                bumper::with_buffer(&mut fixed2, || run_on_default(&ops, &facts2, true))
             })
         })?;
         run_scoped(&mut fixed, &ops, &facts)?;

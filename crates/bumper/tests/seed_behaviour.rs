@@ -336,18 +336,42 @@ fn default_scopes_nest_across_functions() {
 }
 
 #[test]
-fn using_an_outer_default_scope_inside_an_inner_one_panics() {
-    let r = catch_unwind(|| {
-        bumper::no_escape(|outer| {
-            bumper::no_escape(|_inner| {
-                outer.alloc(1u8); // would be freed by the inner scope's end
-            });
-        })
+fn an_outer_default_scope_stays_usable_inside_an_inner_one() {
+    // Each open scope on the thread's own default buffer has memory of its own, so the outer
+    // scope's allocation made while the inner one is open survives the inner scope's end.
+    let total = bumper::no_escape(|outer| {
+        let kept = bumper::no_escape(|inner| {
+            let scratch = inner.alloc_slice_fill(100, 9u8);
+            let kept = outer.alloc_slice_fill(100, 1u8);
+            scratch[0] + kept[0]
+        });
+        assert_eq!(kept, 10);
+        let a = outer.alloc(5u64);
+        bumper::no_escape(|again| {
+            again.alloc_slice_fill(1000, 0xffu8);
+        });
+        *a
     });
+    assert_eq!(total, 5);
+}
+
+#[test]
+fn using_an_outer_scope_of_a_lent_default_buffer_inside_an_inner_one_panics() {
+    let mut lent = AllocBuffer::with_capacity(256);
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        bumper::with_buffer(&mut lent, || {
+            bumper::no_escape(|outer| {
+                bumper::no_escape(|_inner| {
+                    outer.alloc(1u8); // would be freed by the inner scope's end
+                });
+            })
+        })
+    }));
     let text = panic_text(&*r.unwrap_err());
     assert!(text.contains("outer scope of the default buffer"), "{text}");
     // The buffer is usable afterwards and back at its start.
-    assert_eq!(f_default(&[1, 2, 3]), 9);
+    assert_eq!(lent.used(), 0);
+    assert_eq!(bumper::with_buffer(&mut lent, || f_default(&[1, 2, 3])), 9);
 }
 
 #[test]
