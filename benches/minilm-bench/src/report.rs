@@ -501,11 +501,14 @@ fn results_table(results: &Results, options: &Options) -> Table {
 }
 
 /// What keeps an arena-on row from the goal (empty: met): slower than the best arena-off
-/// time (`ratio` > 1), calls, faults, differences.
-fn misses(on: &Row, ratio: f64) -> Vec<String> {
+/// time (`ratio` > 1) or p99 (`p99_ratio` > 1), calls, faults, differences.
+fn misses(on: &Row, ratio: f64, p99_ratio: f64) -> Vec<String> {
     let mut misses = Vec::new();
     if ratio > 1.0 {
         misses.push(format!("{:+.1}% time", (ratio - 1.0) * 100.0));
+    }
+    if p99_ratio > 1.0 {
+        misses.push(format!("{:+.1}% p99", (p99_ratio - 1.0) * 100.0));
     }
     if on.calls_max > 0.0 {
         misses.push("calls".to_string());
@@ -534,6 +537,10 @@ fn comparison_table(results: &Results, options: &Options) -> Option<(Table, bool
         ("ms", Align::Right),
         ("time ratio", Align::Right),
         ("on/off, same process", Align::Right),
+        ("best off p99", Align::Right),
+        ("on p99", Align::Right),
+        ("p99 ratio", Align::Right),
+        ("p99 on/off, same allocator", Align::Right),
         ("calls/batch", Align::Right),
         ("faults/batch", Align::Right),
         ("goal", Align::Left),
@@ -545,12 +552,24 @@ fn comparison_table(results: &Results, options: &Options) -> Option<(Table, bool
             .filter_map(|c| results.find(shape, c, Mode::Off.name()))
             .min_by(|a, b| a.median_ms.total_cmp(&b.median_ms));
         let Some(best) = best else { continue };
+        // The best p99 of any arena-off configuration (not necessarily the one with the best
+        // median).
+        let best_p99 = configs
+            .iter()
+            .filter_map(|c| results.find(shape, c, Mode::Off.name()))
+            .map(|r| r.p99_ms)
+            .min_by(f64::total_cmp)
+            .unwrap_or(f64::NAN);
         for config in &configs {
             let Some(on) = results.find(shape, config, Mode::On.name()) else {
                 continue;
             };
             let ratio = on.median_ms / best.median_ms;
-            let misses = misses(on, ratio);
+            let p99_ratio = on.p99_ms / best_p99;
+            let same_p99 = results
+                .find(shape, config, Mode::Off.name())
+                .map_or("-".to_string(), |off| format!("{:.3}", on.p99_ms / off.p99_ms));
+            let misses = misses(on, ratio, p99_ratio);
             all_met &= misses.is_empty();
             table.row([
                 shape.clone(),
@@ -562,6 +581,10 @@ fn comparison_table(results: &Results, options: &Options) -> Option<(Table, bool
                 results
                     .paired_ratio(shape, config)
                     .map_or("-".to_string(), |r| format!("{r:.3}")),
+                fmt_ms(best_p99),
+                fmt_ms(on.p99_ms),
+                format!("{p99_ratio:.3}"),
+                same_p99,
                 fmt_count(on.calls),
                 fmt_count(on.faults),
                 if misses.is_empty() {
@@ -707,10 +730,13 @@ pub fn markdown(results: &Results, options: &Options) -> String {
             out,
             "\n`time ratio`: arena-on median / best arena-off median (different processes). \
              `on/off, same process`: median over rounds of on / off measured back to back in the \
-             processes of that allocator. `peak RSS`: the most VmHWM of the allocator's \
-             processes after the shape's passes (all modes of a process together).\n\nGoal \
-             (arena on at least as fast as the best baseline at every shape, no calls to the \
-             wrapped allocator, no page faults, max abs diff <= 1e-5): {}",
+             processes of that allocator. `best off p99`: the lowest p99 of any arena-off \
+             configuration; `p99 on/off, same allocator`: arena-on p99 / arena-off p99 of the \
+             same allocator's processes (interleaved rounds). `peak RSS`: the most VmHWM of the \
+             allocator's processes after the shape's passes (all modes of a process together: \
+             run `--modes off` and `--modes on` separately to compare it).\n\nGoal (arena on \
+             at least as fast as the best baseline at every shape, in median and p99, no calls \
+             to the wrapped allocator, no page faults, max abs diff <= 1e-5): {}",
             if all_met {
                 "met for every configuration"
             } else {
