@@ -56,6 +56,7 @@ if [ "$quick" = 1 ]; then
     # The long random-operations test takes tens of minutes under Miri: the full run has it.
     run "arena-router routing" "$strict" -p arena-router --test routing -- \
         --skip random_allocations_frees_reallocs_and_resets_never_overlap
+    run "arena-router scratch" "$strict" -p arena-router --test scratch
     run "allocarrays races, 4 seeds" "$strict -Zmiri-many-seeds=0..4" -p allocarrays --test allocators race_free
 else
     run "bumper (lib + tests)" "$strict" -p bumper --lib --tests
@@ -63,7 +64,8 @@ else
     run "allocarrays allocators" "$strict" -p allocarrays --test allocators
     run "allocarrays arrays" "$strict" -p allocarrays --test arrays
     run "allocarrays autoscaling" "$strict" -p allocarrays --test autoscaling
-    run "arena-router (lib + routing)" "$strict" -p arena-router --lib --test routing
+    run "arena-router (lib + routing + scratch)" "$strict" -p arena-router --lib --test routing \
+        --test scratch --test scratch_without_router
     run "allocarrays bounded memory + reset under failure" "$strict" -p allocarrays \
         --test bounded_memory --test reset_alloc_failure
     run "allocarrays races, 8 seeds" "$strict -Zmiri-many-seeds=0..8" -p allocarrays --test allocators thread

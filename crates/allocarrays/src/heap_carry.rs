@@ -1,5 +1,6 @@
-//! The heap arena ([`arena_router`], feature `router`) as the thread-propagation helpers see
-//! it: which arena this thread is in, entering it elsewhere, and keeping buffers out of it.
+//! The heap arena ([`arena_router`], feature `router`) as the thread-propagation helpers and the
+//! array operations see it: which arena this thread is in, entering it elsewhere, keeping
+//! buffers out of it, and lending the scratch arena to a library call's working buffers.
 //! Without the feature there is never an arena and these are pass-throughs.
 
 #[cfg(feature = "router")]
@@ -28,6 +29,13 @@ mod imp {
     pub(crate) fn outside<R>(f: impl FnOnce() -> R) -> R {
         arena_router::without_arena(f)
     }
+
+    /// Runs `f`, whose heap temporaries are all freed before it returns, with them served by
+    /// the scratch arena where the router is installed (else, or inside a scope, it just runs).
+    #[inline]
+    pub(crate) fn scratch<R>(f: impl FnOnce() -> R) -> R {
+        arena_router::with_scratch_arena(f)
+    }
 }
 
 #[cfg(not(feature = "router"))]
@@ -49,6 +57,11 @@ mod imp {
     pub(crate) fn outside<R>(f: impl FnOnce() -> R) -> R {
         f()
     }
+
+    #[inline]
+    pub(crate) fn scratch<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
 }
 
-pub(crate) use imp::{current, enter, outside, HeapHandle};
+pub(crate) use imp::{current, enter, outside, scratch, HeapHandle};

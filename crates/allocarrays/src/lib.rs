@@ -56,8 +56,8 @@ pub use allocator::{BumperAllocator, UncheckedBumperAllocator};
 pub use arena::{AllocatorStats, ResetReport};
 #[cfg(feature = "router")]
 pub use arena_router::{
-    arena_routing_active, without_arena, ArenaRouter, HeapArena, HeapArenaOptions, HeapArenaStats,
-    HeapResetReport, RoutingOff, StrictResetError,
+    arena_routing_active, scratch_arena, with_scratch_arena, without_arena, ArenaRouter, HeapArena,
+    HeapArenaOptions, HeapArenaStats, HeapResetReport, RoutingOff, StrictResetError,
 };
 pub use array::{AllocArray, AllocArrayBase, AllocView, AllocViewBase, ReshapeError};
 pub use autoscaling::{AutoscalingAllocBuffer, AutoscalingCheckpoint, HistorySizeError};

@@ -723,8 +723,10 @@ macro_rules! shared_methods {
         /// array, 2-d · 2-d a new 2-d array, each from the current allocator and written
         /// straight into it. Small matrix products (up to [`DIRECT_DOT_MAX`](crate::DIRECT_DOT_MAX)
         /// multiply-adds) run as a direct loop and take no heap memory; larger ones use
-        /// `matrixmultiply` (for `f32`/`f64`), whose packing buffer comes from the heap. Panics,
-        /// at the caller's line, if the shapes don't fit.
+        /// `matrixmultiply` (for `f32`/`f64`), whose packing buffer comes from the router's
+        /// scratch arena where `ArenaRouter` is the global allocator (feature `router`; no call
+        /// to the wrapped allocator once warm), and from the global allocator otherwise.
+        /// Panics, at the caller's line, if the shapes don't fit.
         ///
         /// ```
         /// use allocarrays::AllocArray;

@@ -20,6 +20,7 @@ use ndarray::{
 use crate::array::{AllocArrayBase, AllocViewBase};
 use crate::checked::{Checking, Unchecked};
 use crate::error::{or_panic, ArrayError};
+use crate::heap_carry;
 
 /// A right operand of the arithmetic on arrays: what can be viewed as an `ndarray` view and
 /// broadcast against the left one. Implemented for arrays and views of this crate (by value
@@ -286,7 +287,23 @@ pub trait DotDim<E: Dimension>: Dimension {
 
 /// The largest matrix product (`m * k * n` multiply-adds) that [`dot`](AllocArrayBase::dot)
 /// computes by a direct loop into the new array, taking no heap memory; larger ones go to
-/// `matrixmultiply`, which takes a packing buffer from the heap for every product.
+/// `matrixmultiply`, which takes a packing buffer from the heap for every product. With
+/// feature `router` (on by default) and [`ArenaRouter`] as the global allocator, that buffer
+/// comes from the router's scratch arena ([`with_scratch_arena`]), so large products too make
+/// no call to the wrapped allocator once it is warm; without the router (or the feature) it
+/// comes from the global allocator.
+#[cfg_attr(
+    feature = "router",
+    doc = "",
+    doc = "[`ArenaRouter`]: crate::ArenaRouter",
+    doc = "[`with_scratch_arena`]: crate::with_scratch_arena"
+)]
+#[cfg_attr(
+    not(feature = "router"),
+    doc = "",
+    doc = "[`ArenaRouter`]: https://docs.rs/arena-router/latest/arena_router/struct.ArenaRouter.html",
+    doc = "[`with_scratch_arena`]: https://docs.rs/arena-router/latest/arena_router/fn.with_scratch_arena.html"
+)]
 ///
 /// ```
 /// use allocarrays::{AllocArray, DIRECT_DOT_MAX};
@@ -376,7 +393,12 @@ impl DotDim<Ix2> for Ix2 {
         if direct {
             mat_mul_direct(a, b, out.storage_mut_slice());
         } else {
-            general_mat_mul(A::one(), &a, &b, A::zero(), &mut out.raw_view_mut());
+            // The new array comes from the current allocator (above); only the product's
+            // working memory (matrixmultiply's packing buffer) goes to the scratch arena.
+            let mut out_view = out.raw_view_mut();
+            heap_carry::scratch(|| {
+                general_mat_mul(A::one(), &a, &b, A::zero(), &mut out_view);
+            });
         }
         Ok(out)
     }

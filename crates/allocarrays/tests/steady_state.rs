@@ -138,3 +138,39 @@ fn dense_layers_written_with_dot_make_no_system_allocation_per_batch() {
     });
     assert_eq!(calls, 0, "system allocator calls in {ITERATIONS} batches");
 }
+
+/// A product over `DIRECT_DOT_MAX` multiply-adds goes to matrixmultiply, whose packing buffer
+/// comes from the global allocator when `ArenaRouter` is not installed (as in this binary):
+/// an allocation and a free per product. (`router_products.rs` has the same loop with the
+/// router: no call at all.)
+#[test]
+#[cfg_attr(miri, ignore = "matrixmultiply's kernels take minutes under Miri")]
+fn large_products_take_their_packing_buffer_from_the_heap_without_the_router() {
+    const _: () = assert!(80 * 70 * 60 > allocarrays::DIRECT_DOT_MAX, "the large path");
+    let a = AllocArray::from(ndarray::Array2::from_shape_fn((80, 70), |(i, j)| {
+        ((i + 2 * j) % 9) as f64
+    }));
+    let b = AllocArray::from(ndarray::Array2::from_shape_fn((70, 60), |(i, j)| {
+        ((3 * i + j) % 7) as f64
+    }));
+    let alloc = BumperAllocator::default();
+    let run = || {
+        let total = with_allocator(&alloc, || a.dot(&b).sum());
+        alloc.reset();
+        total
+    };
+    let first = run();
+    for _ in 0..8 {
+        assert_eq!(run(), first);
+    }
+    let calls = calls_during(|| {
+        for _ in 0..ITERATIONS {
+            assert_eq!(run(), first);
+        }
+    });
+    assert_eq!(
+        calls,
+        2 * ITERATIONS,
+        "the packing buffer: one allocation and one free"
+    );
+}

@@ -355,13 +355,62 @@ pub struct HeapArena {
 /// Whether [`ArenaRouter`](crate::ArenaRouter) is the global allocator, as far as a scope has
 /// checked: one of the `ROUTER_*` values. The global allocator cannot change while the process
 /// runs, so one check settles it.
-static ROUTER: AtomicU8 = AtomicU8::new(ROUTER_UNKNOWN);
+pub(crate) static ROUTER: AtomicU8 = AtomicU8::new(ROUTER_UNKNOWN);
 const ROUTER_UNKNOWN: u8 = 0;
 const ROUTER_INSTALLED: u8 = 1;
-const ROUTER_ABSENT: u8 = 2;
+pub(crate) const ROUTER_ABSENT: u8 = 2;
 
 /// Whether the warning that scopes run without routing was printed.
 static WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Whether [`ArenaRouter`](crate::ArenaRouter) is the global allocator, found with one probe
+/// allocation while this thread's route is `lane` (a lane it holds), and kept in [`ROUTER`]
+/// for the process. Says nothing and records nothing on any arena. `None` if the probe could
+/// not tell (the lane was full and the probe spilled to the wrapped allocator).
+fn probe_router(lane: &Lane) -> Option<bool> {
+    let spills = lane.stats().spills;
+    let probe = std::hint::black_box(Box::new(0u8));
+    let arrived = region::contains((&*probe as *const u8).addr());
+    drop(probe);
+    if arrived {
+        // The probe is not the caller's allocation: keep it out of the statistics.
+        lane.forget_allocation(1);
+        ROUTER.store(ROUTER_INSTALLED, Relaxed);
+        Some(true)
+    } else if lane.stats().spills == spills {
+        ROUTER.store(ROUTER_ABSENT, Relaxed);
+        Some(false)
+    } else {
+        // A spill (a full lane) says nothing: ask again next time.
+        None
+    }
+}
+
+/// Whether [`ArenaRouter`](crate::ArenaRouter) is the global allocator, without a word on
+/// stderr and without a [`RoutingOff`] recorded on any arena: the process-wide answer once
+/// known, else a probe in a lane of an arena of its own, given back at once (its slot is
+/// free again). `false` where no lane can be had (no address range, all lanes in use), or
+/// the probe could not tell.
+pub(crate) fn router_installed() -> bool {
+    match ROUTER.load(Relaxed) {
+        ROUTER_INSTALLED => true,
+        ROUTER_ABSENT => false,
+        _ => {
+            let arena = HeapArena::new();
+            let Ok(lane) = arena.acquire() else {
+                return false;
+            };
+            let _release = ReleaseLane {
+                arena: &arena,
+                lane,
+            };
+            let _restore = RestoreRoute(route::replace(lane));
+            // SAFETY: lane headers live forever; this thread holds `lane` and routes to it.
+            probe_router(unsafe { &*lane }) == Some(true)
+            // `arena` drops last: its lane, with nothing live in it, goes back to the slots.
+        }
+    }
+}
 
 impl HeapArena {
     /// The granularity of pinning: a live allocation keeps each block of this many bytes it
@@ -487,27 +536,34 @@ impl HeapArena {
     /// Whether allocations made now (this thread's route is `lane`, of this arena) reach the
     /// arena: checked with one probe allocation until the answer is known for the process.
     fn check_router(&self, lane: *mut Lane) {
-        match ROUTER.load(Relaxed) {
-            ROUTER_INSTALLED => {}
-            ROUTER_ABSENT => self.note_routing_off(RoutingOff::RouterNotInstalled),
-            _ => {
-                // SAFETY: lane headers live forever; this thread holds `lane`.
-                let lane = unsafe { &*lane };
-                let spills = lane.stats().spills;
-                let probe = std::hint::black_box(Box::new(0u8));
-                let arrived = region::contains((&*probe as *const u8).addr());
-                drop(probe);
-                if arrived {
-                    // The probe is not the caller's allocation: keep it out of the statistics.
-                    lane.forget_allocation(1);
-                    ROUTER.store(ROUTER_INSTALLED, Relaxed);
-                } else if lane.stats().spills == spills {
-                    ROUTER.store(ROUTER_ABSENT, Relaxed);
-                    self.note_routing_off(RoutingOff::RouterNotInstalled);
-                }
-                // A spill (a full lane) says nothing: ask again next time.
-            }
+        let installed = match ROUTER.load(Relaxed) {
+            ROUTER_INSTALLED => Some(true),
+            ROUTER_ABSENT => Some(false),
+            // SAFETY: lane headers live forever; this thread holds `lane` and routes to it.
+            _ => probe_router(unsafe { &*lane }),
+        };
+        if installed == Some(false) {
+            self.note_routing_off(RoutingOff::RouterNotInstalled);
         }
+    }
+
+    /// [`scope`](Self::scope) for the arena's own uses, where the caller knows that the router
+    /// is installed and that this thread is in no scope: records nothing and says nothing when
+    /// no lane can be had (then `f` runs with allocations going to the wrapped allocator).
+    /// After `f` (also when it panics) the lane is reset (live values pin their blocks, as at
+    /// [`reset`](Self::reset)) unless its bump pointer is back at the start of its data: when
+    /// `f` freed everything it allocated that costs two compares, and the scan of a reset
+    /// (over the blocks the lane has touched) is only paid while something stays pinned.
+    pub(crate) fn scope_quiet<R>(&self, f: impl FnOnce() -> R) -> R {
+        let Ok(lane) = self.acquire() else {
+            return f();
+        };
+        // Dropped in reverse order: the route goes back, the lane is tidied while this thread
+        // still holds it, then it is released.
+        let _release = ReleaseLane { arena: self, lane };
+        let _tidy = TidyLane(lane);
+        let _restore = RestoreRoute(route::replace(lane));
+        f()
     }
 
     /// Records that a scope ran without routing (the first reason since the last reset is
@@ -780,6 +836,22 @@ impl Drop for ReleaseLane<'_> {
     fn drop(&mut self) {
         if !self.lane.is_null() {
             self.arena.release(self.lane);
+        }
+    }
+}
+
+/// Resets a held lane whose bump pointer is not at the start of its data, before it is
+/// released (see [`HeapArena::scope_quiet`]).
+#[derive(Debug)]
+struct TidyLane(*mut Lane);
+
+impl Drop for TidyLane {
+    fn drop(&mut self) {
+        // SAFETY: lane headers live forever; this thread holds the lane (it is released after
+        // this guard), so it may reset it.
+        let lane = unsafe { &*self.0 };
+        if !lane.is_at_start() {
+            lane.reset();
         }
     }
 }

@@ -722,6 +722,15 @@ impl Lane {
         self.high_water.load(Relaxed)
     }
 
+    /// Whether the bump pointer is at the start of the lane's data with no freed blocks kept
+    /// for reuse: what a [`reset`](Self::reset) would leave when nothing is pinned, so a reset
+    /// now would change nothing the next allocations see (blocks still pinned further on are
+    /// skipped by `alloc_slow` as they would be after a reset). O(1).
+    pub(crate) fn is_at_start(&self) -> bool {
+        self.pos.load(Relaxed) == self.data_start.load(Relaxed)
+            && self.recycled_len.load(Relaxed) == 0
+    }
+
     /// Starts over at the first free run: every block no live allocation overlaps is reused.
     /// Called by the holder or, for an idle lane, under the arena's lock.
     pub(crate) fn reset(&self) -> LaneScan {

@@ -22,6 +22,9 @@
 //! - [`without_arena`] sends a part of a scope back to the wrapped allocator (for values meant
 //!   to outlive it); [`with_current_arena`] lets thread pools enter the same arena on their
 //!   workers.
+//! - [`with_scratch_arena`] serves a piece of work whose temporaries are all freed before it
+//!   returns (a library's working buffers) from a process-wide scratch arena, outside any
+//!   scope too; without the router it just runs the work, silently.
 //!
 //! Depends on `std` and `libc` only. On non-unix targets there is no range and scopes pass
 //! every allocation through to the wrapped allocator.
@@ -30,17 +33,20 @@
 // The modules: `region` (the one reserved range arena memory comes from), `lane` (one
 // thread's bump allocator in a slot of that range, with per-block live counts), `route` (the
 // thread-local that says which lane a thread allocates from), `router` (the `GlobalAlloc` that
-// follows the route), `heap_arena` (lanes, scopes, reset, statistics).
+// follows the route), `heap_arena` (lanes, scopes, reset, statistics), `scratch` (the
+// process-wide arena lent to self-contained work).
 mod heap_arena;
 mod lane;
 mod region;
 mod route;
 mod router;
+mod scratch;
 
 pub use heap_arena::{
     HeapArena, HeapArenaOptions, HeapArenaStats, HeapResetReport, RoutingOff, StrictResetError,
 };
 pub use router::ArenaRouter;
+pub use scratch::{scratch_arena, with_scratch_arena};
 
 use lane::Lane;
 use route::RestoreRoute;
