@@ -568,7 +568,9 @@ fn comparison_table(results: &Results, options: &Options) -> Option<(Table, bool
             let p99_ratio = on.p99_ms / best_p99;
             let same_p99 = results
                 .find(shape, config, Mode::Off.name())
-                .map_or("-".to_string(), |off| format!("{:.3}", on.p99_ms / off.p99_ms));
+                .map_or("-".to_string(), |off| {
+                    format!("{:.3}", on.p99_ms / off.p99_ms)
+                });
             let misses = misses(on, ratio, p99_ratio);
             all_met &= misses.is_empty();
             table.row([
