@@ -15,6 +15,7 @@ use ndarray::{s, Array2, Array4, ArrayView2, Axis, Ix4};
 use crate::alloc_stack::{per_backend, Backend};
 use crate::measure::{
     checked_target, rows_of, time_target, zero_calls_target, CaseResult, Runner, Variant,
+    MIMALLOC_TIME_LIMIT,
 };
 use crate::model::{random_images, DigitsModel, CLASSES};
 use crate::report::{Row, Target, Workload};
@@ -241,7 +242,13 @@ fn targets(rows: &[Row], results: &[[CaseResult; 2]]) -> Vec<Target> {
     let in_arena_variants = &NAMES[1..];
     vec![
         time_target(KEY, rows, in_arena_variants, Backend::System, 1.0),
-        time_target(KEY, rows, in_arena_variants, Backend::Mimalloc, 1.0),
+        time_target(
+            KEY,
+            rows,
+            in_arena_variants,
+            Backend::Mimalloc,
+            MIMALLOC_TIME_LIMIT,
+        ),
         zero_calls_target(
             KEY,
             "batch",

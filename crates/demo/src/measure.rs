@@ -227,6 +227,11 @@ pub fn rows_of(
     rows
 }
 
+/// The time limit against plain ndarray under mimalloc: an allocator that already reuses large
+/// blocks without page faults, so the arena must win by how it writes its results, not by the
+/// calls it saves.
+pub const MIMALLOC_TIME_LIMIT: f64 = 0.9;
+
 /// The target "every row of `variants` under `backend` takes at most `limit` times the
 /// baseline's time under the same backend": the slowest such row decides.
 pub fn time_target(

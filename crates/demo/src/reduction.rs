@@ -16,6 +16,7 @@ use ndarray::{Array1, Ix1};
 use crate::alloc_stack::{per_backend, Backend};
 use crate::measure::{
     checked_target, rows_of, time_target, zero_calls_target, CaseResult, Runner, Variant,
+    MIMALLOC_TIME_LIMIT,
 };
 use crate::report::{Row, Target, Workload};
 
@@ -186,7 +187,7 @@ fn targets(rows: &[Row], results: &[[CaseResult; 2]]) -> Vec<Target> {
     let in_arena = &NAMES[1..];
     vec![
         time_target(KEY, rows, in_arena, Backend::System, 1.0),
-        time_target(KEY, rows, in_arena, Backend::Mimalloc, 1.0),
+        time_target(KEY, rows, in_arena, Backend::Mimalloc, MIMALLOC_TIME_LIMIT),
         zero_calls_target(KEY, "call", rows, in_arena),
         checked_target(KEY, &NAMES, results, (CHECKED, ALLOC), 2.0),
     ]
