@@ -15,6 +15,20 @@ fn calls_during(f: impl FnOnce()) -> usize {
 
 const ITERATIONS: usize = if cfg!(miri) { 3 } else { 100 };
 
+/// Runs `run` 9 times to warm up, then counts the system allocator calls of `ITERATIONS` more
+/// runs; every run must give the first one's result.
+fn steady_state_calls<T: PartialEq + std::fmt::Debug>(run: impl Fn() -> T) -> usize {
+    let first = run();
+    for _ in 0..8 {
+        assert_eq!(run(), first);
+    }
+    calls_during(|| {
+        for _ in 0..ITERATIONS {
+            assert_eq!(run(), first);
+        }
+    })
+}
+
 /// The seed's `basic_reduction`: temporaries made by `similar`, summed.
 fn basic_reduction(a: &AllocArray<f64, Ix1>) -> f64 {
     let mut b = a.similar();
@@ -127,15 +141,7 @@ fn dense_layers_written_with_dot_make_no_system_allocation_per_batch() {
         alloc.reset();
         total
     };
-    let first = run();
-    for _ in 0..8 {
-        assert_eq!(run(), first);
-    }
-    let calls = calls_during(|| {
-        for _ in 0..ITERATIONS {
-            assert_eq!(run(), first);
-        }
-    });
+    let calls = steady_state_calls(run);
     assert_eq!(calls, 0, "system allocator calls in {ITERATIONS} batches");
 }
 
@@ -159,15 +165,7 @@ fn large_products_take_their_packing_buffer_from_the_heap_without_the_router() {
         alloc.reset();
         total
     };
-    let first = run();
-    for _ in 0..8 {
-        assert_eq!(run(), first);
-    }
-    let calls = calls_during(|| {
-        for _ in 0..ITERATIONS {
-            assert_eq!(run(), first);
-        }
-    });
+    let calls = steady_state_calls(run);
     assert_eq!(
         calls,
         2 * ITERATIONS,
